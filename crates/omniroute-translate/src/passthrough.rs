@@ -1,0 +1,89 @@
+//! The same-format fast path: the body is not parsed into the IR, and only the top-level
+//! `model` value is replaced, byte for byte, leaving everything else as the client sent it.
+
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::TranslateError;
+use crate::{Format, RequestOptions, ToolNames, TranslatedRequest};
+
+/// The few top-level facts the gateway needs, read without building the whole document.
+#[derive(Default)]
+struct Facts<'a> {
+    model: Option<&'a RawValue>,
+    stream: bool,
+    include_usage: bool,
+}
+
+struct FactsVisitor;
+
+impl<'de> Visitor<'de> for FactsVisitor {
+    type Value = Facts<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut facts = Facts::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "model" => facts.model = Some(map.next_value::<&RawValue>()?),
+                "stream" => facts.stream = map.next_value::<Option<bool>>()?.unwrap_or(false),
+                "stream_options" => {
+                    #[derive(Deserialize)]
+                    struct Opts {
+                        include_usage: Option<bool>,
+                    }
+                    let o = map.next_value::<Option<Opts>>()?;
+                    facts.include_usage = o.and_then(|o| o.include_usage).unwrap_or(false);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(facts)
+    }
+}
+
+impl<'de> Deserialize<'de> for Facts<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FactsVisitor)
+    }
+}
+
+pub(crate) fn request(
+    format: Format,
+    body: &[u8],
+    opts: &RequestOptions,
+) -> Result<TranslatedRequest, TranslateError> {
+    let text = std::str::from_utf8(body).map_err(|e| TranslateError::invalid(format, e))?;
+    let facts: Facts<'_> =
+        serde_json::from_str(text).map_err(|e| TranslateError::invalid(format, e))?;
+    let client_model = facts.model.and_then(|m| serde_json::from_str::<String>(m.get()).ok());
+    let body = match (&opts.model, facts.model) {
+        (Some(new), Some(raw)) if format != Format::Gemini => {
+            // `raw` borrows from `text`, so its offset inside the body is a plain subtraction.
+            let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+            let end = start + raw.get().len();
+            let quoted =
+                serde_json::to_string(new).map_err(|e| TranslateError::Encode(e.to_string()))?;
+            let mut out = Vec::with_capacity(body.len() + quoted.len());
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(quoted.as_bytes());
+            out.extend_from_slice(&body[end..]);
+            out
+        }
+        _ => body.to_vec(),
+    };
+    Ok(TranslatedRequest {
+        body,
+        stream: facts.stream,
+        client_model,
+        include_usage: facts.include_usage,
+        tool_names: ToolNames::default(),
+        notes: Vec::new(),
+    })
+}

@@ -1,0 +1,140 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `ci`: format check, clippy with warnings denied, the layering check, and every test.
+//! - `test`: every test (what `ci` runs last).
+//! - `fuzz [--seconds N]`: each cargo-fuzz target for N seconds (nightly toolchain).
+//! - `bench`: the criterion benchmarks of `omniroute-translate`.
+//! - `fixtures`: cases per translation pair.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const FUZZ_TARGETS: &[&str] = &[
+    "sse",
+    "openai_request",
+    "anthropic_request",
+    "gemini_request",
+    "responses_request",
+    "streams",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    #[expect(clippy::print_stderr, reason = "xtask reports progress on stderr")]
+    {
+        eprintln!("$ {cmd:?}");
+    }
+    let status = cmd.current_dir(root()).status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {status}")) }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn has_nextest() -> bool {
+    cargo().args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn test() -> Result<(), String> {
+    if has_nextest() {
+        run(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    } else {
+        run(cargo().args(["test", "--workspace", "--no-fail-fast", "--lib", "--bins", "--tests"]))?;
+    }
+    // nextest does not run doctests; the translate crate's examples are part of its contract.
+    run(cargo().args(["test", "--workspace", "--doc"]))
+}
+
+/// Pure crates must not pull in async runtimes, HTTP or databases.
+fn layers() -> Result<(), String> {
+    let out = cargo()
+        .args(["tree", "-p", "omniroute-translate", "-e", "normal", "--prefix", "none"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for banned in ["tokio", "hyper", "rusqlite", "reqwest", "mio"] {
+        if tree.lines().any(|l| l.starts_with(&format!("{banned} "))) {
+            return Err(format!("omniroute-translate must stay pure, but depends on `{banned}`"));
+        }
+    }
+    Ok(())
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    layers()?;
+    test()
+}
+
+fn fuzz(seconds: u64) -> Result<(), String> {
+    let dir = root().join("crates/omniroute-translate/fuzz");
+    for t in FUZZ_TARGETS {
+        let time = format!("-max_total_time={seconds}");
+        run(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", "--fuzz-dir"])
+            .arg(&dir)
+            .args([t, "--", &time, "-rss_limit_mb=4096"]))?;
+    }
+    Ok(())
+}
+
+fn fixtures() -> Result<(), String> {
+    let dir = root().join("fixtures/translate");
+    let mut pairs: Vec<_> =
+        std::fs::read_dir(&dir).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect();
+    pairs.sort();
+    for p in pairs.iter().filter(|p| p.is_dir()) {
+        let n = std::fs::read_dir(p)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .count();
+        #[expect(clippy::print_stdout, reason = "the report is the output")]
+        {
+            println!("{:<28} {n:>3} cases", p.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
+        }
+        if n < 8 {
+            return Err(format!("{} has fewer than 8 cases", p.display()));
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(),
+        Some("layers") => layers(),
+        Some("fixtures") => fixtures(),
+        Some("bench") => {
+            run(cargo().args(["bench", "-p", "omniroute-translate", "--bench", "translate"]))
+        }
+        Some("fuzz") => {
+            let seconds = args
+                .iter()
+                .position(|a| a == "--seconds")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
+            fuzz(seconds)
+        }
+        _ => Err("usage: cargo xtask <ci|test|layers|fixtures|bench|fuzz [--seconds N]>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            #[expect(clippy::print_stderr, reason = "xtask reports failure on stderr")]
+            {
+                eprintln!("xtask: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
