@@ -72,8 +72,46 @@ fn ci() -> Result<(), String> {
     test()
 }
 
+/// Seeds each target's corpus with the fixtures, so fuzzing starts from real traffic.
+fn seed_corpus(dir: &Path) -> Result<(), String> {
+    let fixtures = root().join("fixtures");
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut walk = vec![fixtures];
+    while let Some(d) = walk.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| e.to_string())?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk.push(p);
+            } else {
+                let rel = p.strip_prefix(root()).unwrap_or(&p).to_string_lossy().replace('/', "_");
+                files.push((rel, p));
+            }
+        }
+    }
+    for t in FUZZ_TARGETS {
+        let corpus = dir.join("corpus").join(t);
+        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+        let fmt = t.strip_suffix("_request");
+        for (name, path) in &files {
+            let n = path.to_string_lossy();
+            let wanted = match fmt {
+                None => n.ends_with(".sse"),
+                Some(f) => {
+                    (n.contains(&format!("/{f}-to-")) && n.ends_with("request.json"))
+                        || (n.contains(&format!("-to-{f}/")) && n.ends_with("response.json"))
+                }
+            };
+            if wanted {
+                std::fs::copy(path, corpus.join(name)).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fuzz(seconds: u64) -> Result<(), String> {
     let dir = root().join("crates/omniroute-translate/fuzz");
+    seed_corpus(&dir)?;
     for t in FUZZ_TARGETS {
         let time = format!("-max_total_time={seconds}");
         run(Command::new("cargo")

@@ -581,6 +581,33 @@ pub(crate) fn request_from_ir(
         let budget = r.budget_tokens.or_else(|| r.effort.as_deref().map(ir::effort_to_budget))?;
         (budget > 0).then(|| ThinkingConfig::Enabled { budget_tokens: budget.max(1024) })
     });
+    let thinking = match thinking {
+        Some(ThinkingConfig::Enabled { .. }) if !tool_turns_signed(&messages) => {
+            notes.push(Note(
+                "thinking switched off: an earlier tool-use turn has no anthropic-signed thinking block, \
+                 which anthropic requires while thinking is on"
+                    .into(),
+            ));
+            None
+        }
+        t => t,
+    };
+    let thinking_on = matches!(thinking, Some(ThinkingConfig::Enabled { .. }));
+    // With thinking on, Anthropic accepts no temperature but 1 and no top_k; top_p must be >= 0.95.
+    let (temperature, top_p, top_k) = if thinking_on {
+        if ir.temperature.is_some_and(|t| t != 1.0)
+            || ir.top_k.is_some()
+            || ir.top_p.is_some_and(|p| p < 0.95)
+        {
+            notes.push(Note(
+                "dropped temperature/top_p/top_k: anthropic rejects them while thinking is on"
+                    .into(),
+            ));
+        }
+        (ir.temperature.filter(|t| *t == 1.0), ir.top_p.filter(|p| *p >= 0.95), None)
+    } else {
+        (ir.temperature, ir.top_p, ir.top_k)
+    };
     let mut max_tokens = ir.max_tokens.unwrap_or(opts.default_max_tokens);
     if let Some(ThinkingConfig::Enabled { budget_tokens }) = &thinking {
         // Anthropic requires max_tokens above the thinking budget.
@@ -603,9 +630,9 @@ pub(crate) fn request_from_ir(
         messages,
         system,
         max_tokens: Some(max_tokens),
-        temperature: ir.temperature,
-        top_p: ir.top_p,
-        top_k: ir.top_k,
+        temperature,
+        top_p,
+        top_k,
         stop_sequences: Some(ir.stop.clone()).filter(|s| !s.is_empty()),
         tools: Some(tools).filter(|t| !t.is_empty()),
         tool_choice,
@@ -615,6 +642,19 @@ pub(crate) fn request_from_ir(
         extra,
     };
     to_json(&req)
+}
+
+/// Anthropic, with thinking on, requires every assistant turn that uses a tool to start with
+/// one of its own thinking blocks (signed) or a redacted one.
+fn tool_turns_signed(messages: &[AMessage]) -> bool {
+    messages.iter().filter(|m| m.role == "assistant").all(|m| match &m.content {
+        AContent::Blocks(b) => {
+            !b.iter().any(|b| matches!(b, ABlock::ToolUse { .. }))
+                || matches!(b.first(), Some(ABlock::Thinking { signature, .. }) if !signature.is_empty())
+                || matches!(b.first(), Some(ABlock::RedactedThinking { .. }))
+        }
+        AContent::Text(_) => true,
+    })
 }
 
 // ----- response -----

@@ -1088,11 +1088,16 @@ impl Encoder {
         self.finished
     }
 
-    fn emit(&mut self, out: &mut Vec<u8>, event: &str, mut v: Value) {
-        v["type"] = Value::from(event);
-        v["sequence_number"] = Value::from(self.seq);
+    fn emit(&mut self, out: &mut Vec<u8>, event: &str, v: Value) {
+        // `type` and `sequence_number` lead, as OpenAI writes them.
+        let mut o = Map::with_capacity(8);
+        o.insert("type".into(), Value::from(event));
+        o.insert("sequence_number".into(), Value::from(self.seq));
+        if let Value::Object(rest) = v {
+            o.extend(rest);
+        }
         self.seq += 1;
-        write_event(out, Some(event), &v.to_string());
+        write_event(out, Some(event), &Value::Object(o).to_string());
     }
 
     fn response(&self, status: &str) -> Value {
