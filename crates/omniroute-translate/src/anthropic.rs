@@ -10,6 +10,7 @@ use crate::ir::{
 };
 use crate::openai::{carry_extra, empty_schema};
 use crate::sse::write_event;
+use crate::wire::OneOrMany;
 use crate::{Format, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::Anthropic;
@@ -44,16 +45,11 @@ pub(crate) struct MessagesRequest {
     pub(crate) metadata: Option<Metadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) stream: Option<bool>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub(crate) extra: Map<String, Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum SystemPrompt {
-    Text(String),
-    Blocks(Vec<ABlock>),
-}
+pub(crate) type SystemPrompt = OneOrMany<ABlock>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Metadata {
@@ -109,12 +105,7 @@ pub(crate) struct AMessage {
     pub(crate) content: AContent,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum AContent {
-    Text(String),
-    Blocks(Vec<ABlock>),
-}
+pub(crate) type AContent = OneOrMany<ABlock>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -219,14 +210,15 @@ pub(crate) struct AUsage {
 // ----- request -----
 
 pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Request, TranslateError> {
-    let req: MessagesRequest =
-        serde_json::from_slice(body).map_err(|e| TranslateError::invalid(F, e))?;
+    let (mut req, extra): (MessagesRequest, _) =
+        crate::wire::parse_with_extra(body).map_err(|e| TranslateError::invalid(F, e))?;
+    req.extra = extra;
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     match req.system {
-        Some(SystemPrompt::Text(t)) => {
+        Some(OneOrMany::Text(t)) => {
             messages.push(Message { role: Role::System, parts: vec![Part::text(t)], name: None })
         }
-        Some(SystemPrompt::Blocks(b)) => {
+        Some(OneOrMany::Parts(b)) => {
             messages.push(Message { role: Role::System, parts: blocks_to_parts(b), name: None })
         }
         None => {}
@@ -240,8 +232,8 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
             }
         };
         let parts = match m.content {
-            AContent::Text(t) => vec![Part::text(t)],
-            AContent::Blocks(b) => blocks_to_parts(b),
+            OneOrMany::Text(t) => vec![Part::text(t)],
+            OneOrMany::Parts(b) => blocks_to_parts(b),
         };
         messages.push(Message { role, parts, name: None });
     }
@@ -367,8 +359,8 @@ fn blocks_to_parts(blocks: Vec<ABlock>) -> Vec<Part> {
                     name: None,
                     content: match content {
                         None => Vec::new(),
-                        Some(AContent::Text(t)) => vec![Part::text(t)],
-                        Some(AContent::Blocks(b)) => blocks_to_parts(b),
+                        Some(OneOrMany::Text(t)) => vec![Part::text(t)],
+                        Some(OneOrMany::Parts(b)) => blocks_to_parts(b),
                     },
                     is_error: is_error.unwrap_or(false),
                     cache: cache_control,
@@ -431,7 +423,7 @@ fn parts_to_blocks(parts: &[Part], notes: &mut Vec<Note>) -> Vec<ABlock> {
             }),
             Part::ToolResult { id, content, is_error, cache, .. } => out.push(ABlock::ToolResult {
                 tool_use_id: id.clone(),
-                content: Some(AContent::Blocks(parts_to_blocks(content, notes))),
+                content: Some(OneOrMany::Parts(parts_to_blocks(content, notes))),
                 is_error: is_error.then_some(true),
                 cache_control: cache.clone(),
             }),
@@ -493,12 +485,12 @@ pub(crate) fn request_from_ir(
                 // Anthropic requires alternating turns: merge consecutive same-role messages.
                 match messages.last_mut() {
                     Some(last) if last.role == role => {
-                        if let AContent::Blocks(b) = &mut last.content {
+                        if let OneOrMany::Parts(b) = &mut last.content {
                             b.extend(blocks);
                         }
                     }
                     _ => messages
-                        .push(AMessage { role: role.into(), content: AContent::Blocks(blocks) }),
+                        .push(AMessage { role: role.into(), content: OneOrMany::Parts(blocks) }),
                 }
             }
         }
@@ -512,9 +504,9 @@ pub(crate) fn request_from_ir(
                 |b| if let ABlock::Text { text, .. } = b { Some(text.as_str()) } else { None },
             )
             .collect();
-        Some(SystemPrompt::Text(text.join("\n\n")))
+        Some(OneOrMany::Text(text.join("\n\n")))
     } else {
-        Some(SystemPrompt::Blocks(system))
+        Some(OneOrMany::Parts(system))
     };
     let mut tools: Vec<ATool> = ir
         .tools
@@ -564,11 +556,11 @@ pub(crate) fn request_from_ir(
         (Some(ResponseFormat::JsonObject), s) => {
             let hint = "Respond with a single valid JSON object and nothing else.";
             Some(match s {
-                None => SystemPrompt::Text(hint.into()),
-                Some(SystemPrompt::Text(t)) => SystemPrompt::Text(format!("{t}\n\n{hint}")),
-                Some(SystemPrompt::Blocks(mut b)) => {
+                None => OneOrMany::Text(hint.into()),
+                Some(OneOrMany::Text(t)) => OneOrMany::Text(format!("{t}\n\n{hint}")),
+                Some(OneOrMany::Parts(mut b)) => {
                     b.push(ABlock::Text { text: hint.into(), cache_control: None });
-                    SystemPrompt::Blocks(b)
+                    OneOrMany::Parts(b)
                 }
             })
         }
@@ -584,7 +576,7 @@ pub(crate) fn request_from_ir(
     let thinking = match thinking {
         Some(ThinkingConfig::Enabled { .. }) if !tool_turns_signed(&messages) => {
             notes.push(Note(
-                "thinking switched off: an earlier tool-use turn has no anthropic-signed thinking block, \
+                "thinking switched off: the tool-use turn being answered has no anthropic-signed thinking block, \
                  which anthropic requires while thinking is on"
                     .into(),
             ));
@@ -644,17 +636,24 @@ pub(crate) fn request_from_ir(
     to_json(&req)
 }
 
-/// Anthropic, with thinking on, requires every assistant turn that uses a tool to start with
-/// one of its own thinking blocks (signed) or a redacted one.
+/// Anthropic, with thinking on, requires the assistant turn whose tool calls the conversation
+/// is answering (the open tool loop) to start with one of its own signed thinking blocks or a
+/// redacted one. Earlier turns are free.
 fn tool_turns_signed(messages: &[AMessage]) -> bool {
-    messages.iter().filter(|m| m.role == "assistant").all(|m| match &m.content {
-        AContent::Blocks(b) => {
-            !b.iter().any(|b| matches!(b, ABlock::ToolUse { .. }))
-                || matches!(b.first(), Some(ABlock::Thinking { signature, .. }) if !signature.is_empty())
-                || matches!(b.first(), Some(ABlock::RedactedThinking { .. }))
-        }
-        AContent::Text(_) => true,
-    })
+    let answers_tools = messages.last().is_some_and(|m| {
+        m.role == "user"
+            && matches!(&m.content, OneOrMany::Parts(b) if b.iter().any(|b| matches!(b, ABlock::ToolResult { .. })))
+    });
+    if !answers_tools {
+        return true;
+    }
+    let Some(AMessage { content: OneOrMany::Parts(b), .. }) = messages.iter().rev().find(|m| m.role == "assistant")
+    else {
+        return true;
+    };
+    !b.iter().any(|b| matches!(b, ABlock::ToolUse { .. }))
+        || matches!(b.first(), Some(ABlock::Thinking { signature, .. }) if !signature.is_empty())
+        || matches!(b.first(), Some(ABlock::RedactedThinking { .. }))
 }
 
 // ----- response -----

@@ -35,7 +35,7 @@ pub(crate) struct GenerateRequest {
     pub(crate) tool_config: Option<ToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) generation_config: Option<GenerationConfig>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub(crate) extra: Map<String, Value>,
 }
 
@@ -332,8 +332,9 @@ fn media_part(source: Media) -> Part {
 }
 
 pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Request, TranslateError> {
-    let req: GenerateRequest =
-        serde_json::from_slice(body).map_err(|e| TranslateError::invalid(F, e))?;
+    let (mut req, extra): (GenerateRequest, _) =
+        crate::wire::parse_with_extra(body).map_err(|e| TranslateError::invalid(F, e))?;
+    req.extra = extra;
     let mut calls = Vec::new();
     let mut results = 0;
     let mut messages = Vec::with_capacity(req.contents.len() + 1);

@@ -59,6 +59,7 @@ mod responses;
 pub mod sse;
 mod stream;
 mod think;
+mod wire;
 
 use std::fmt;
 use std::str::FromStr;

@@ -9,6 +9,7 @@ use crate::ir::{
     Role, StopReason, Thinking, Tool, ToolCall, ToolChoice, Usage,
 };
 use crate::think::{self, Piece, ThinkSplitter};
+use crate::wire::OneOrMany;
 use crate::{Format, MaxTokensField, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::OpenAiChat;
@@ -57,16 +58,11 @@ pub(crate) struct ChatRequest {
     pub(crate) stream_options: Option<StreamOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub(crate) extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum StringOrVec {
-    One(String),
-    Many(Vec<String>),
-}
+pub(crate) type StringOrVec = OneOrMany<String>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct StreamOptions {
@@ -115,12 +111,7 @@ pub(crate) struct ChatMessage {
     pub(crate) refusal: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum ChatContent {
-    Text(String),
-    Parts(Vec<ChatPart>),
-}
+pub(crate) type ChatContent = OneOrMany<ChatPart>;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -341,8 +332,9 @@ pub(crate) const SHARED_OPENAI_FIELDS: &[&str] =
 // ----- request -----
 
 pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Request, TranslateError> {
-    let req: ChatRequest =
-        serde_json::from_slice(body).map_err(|e| TranslateError::invalid(F, e))?;
+    let (mut req, extra): (ChatRequest, _) =
+        crate::wire::parse_with_extra(body).map_err(|e| TranslateError::invalid(F, e))?;
+    req.extra = extra;
     let mut messages: Vec<Message> = Vec::with_capacity(req.messages.len());
     for m in req.messages {
         let role = match m.role.as_str() {
@@ -444,8 +436,8 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
         top_p: req.top_p,
         top_k: req.top_k,
         stop: match req.stop {
-            Some(StringOrVec::One(s)) => vec![s],
-            Some(StringOrVec::Many(v)) => v,
+            Some(OneOrMany::Text(s)) => vec![s],
+            Some(OneOrMany::Parts(v)) => v,
             None => Vec::new(),
         },
         seed: req.seed,
@@ -470,8 +462,8 @@ pub(crate) fn empty_schema() -> Value {
 fn content_to_parts(content: Option<ChatContent>, notes: &mut Vec<Note>) -> Vec<Part> {
     match content {
         None => Vec::new(),
-        Some(ChatContent::Text(t)) => vec![Part::text(t)],
-        Some(ChatContent::Parts(parts)) => parts
+        Some(OneOrMany::Text(t)) => vec![Part::text(t)],
+        Some(OneOrMany::Parts(parts)) => parts
             .into_iter()
             .map(|p| match p {
                 ChatPart::Text { text, cache_control } => {
@@ -647,7 +639,7 @@ pub(crate) fn request_from_ir(
         top_k: None,
         stop: match ir.stop.len() {
             0 => None,
-            _ => Some(StringOrVec::Many(ir.stop.clone())),
+            _ => Some(OneOrMany::Parts(ir.stop.clone())),
         },
         seed: ir.seed,
         presence_penalty: ir.presence_penalty,
@@ -714,10 +706,10 @@ fn args_or_empty(args: &str) -> String {
 
 fn prefix_error(content: ChatContent) -> ChatContent {
     match content {
-        ChatContent::Text(t) => ChatContent::Text(format!("Error: {t}")),
-        ChatContent::Parts(mut p) => {
+        OneOrMany::Text(t) => OneOrMany::Text(format!("Error: {t}")),
+        OneOrMany::Parts(mut p) => {
             p.insert(0, ChatPart::Text { text: "Error:".into(), cache_control: None });
-            ChatContent::Parts(p)
+            OneOrMany::Parts(p)
         }
     }
 }
@@ -736,7 +728,7 @@ fn parts_to_content(parts: &[Part], notes: &mut Vec<Note>) -> ChatContent {
                 s.push_str(text);
             }
         }
-        return ChatContent::Text(s);
+        return OneOrMany::Text(s);
     }
     let mut out = Vec::with_capacity(parts.len());
     for p in parts {
@@ -781,7 +773,7 @@ fn parts_to_content(parts: &[Part], notes: &mut Vec<Note>) -> ChatContent {
             }
         }
     }
-    ChatContent::Parts(out)
+    OneOrMany::Parts(out)
 }
 
 // ----- response -----
@@ -855,7 +847,7 @@ pub(crate) fn response_to_ir(
             parts.push(Part::Thinking(Thinking { text: r, ..Default::default() }));
         }
         match m.content {
-            Some(ChatContent::Text(t)) if ctx.split_think_tags => {
+            Some(OneOrMany::Text(t)) if ctx.split_think_tags => {
                 for piece in think::split(&t) {
                     parts.push(match piece {
                         Piece::Thinking(t) => {
@@ -933,7 +925,7 @@ pub(crate) fn response_from_ir(
                 content: if text.is_empty() && has_calls {
                     None
                 } else {
-                    Some(ChatContent::Text(text))
+                    Some(OneOrMany::Text(text))
                 },
                 reasoning_content: Some(reasoning).filter(|r| !r.is_empty()),
                 tool_calls: Some(calls).filter(|c| !c.is_empty()),

@@ -10,6 +10,7 @@ use crate::ir::{
 };
 use crate::openai::{carry_extra, empty_schema, reasoning_effort};
 use crate::sse::write_event;
+use crate::wire::OneOrMany;
 use crate::{Format, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::Responses;
@@ -45,16 +46,11 @@ pub(crate) struct ResponsesRequest {
     pub(crate) stream: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub(crate) extra: Map<String, Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum Input {
-    Text(String),
-    Items(Vec<Value>),
-}
+pub(crate) type Input = OneOrMany<Value>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ReasoningConfig {
@@ -110,19 +106,8 @@ pub(crate) enum Item {
     },
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum MessageContent {
-    Text(String),
-    Parts(Vec<ContentPart>),
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum FunctionOutput {
-    Text(String),
-    Parts(Vec<ContentPart>),
-}
+pub(crate) type MessageContent = OneOrMany<ContentPart>;
+pub(crate) type FunctionOutput = OneOrMany<ContentPart>;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -225,19 +210,20 @@ pub(crate) struct OutputDetails {
 // ----- request -----
 
 pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Request, TranslateError> {
-    let req: ResponsesRequest =
-        serde_json::from_slice(body).map_err(|e| TranslateError::invalid(F, e))?;
+    let (mut req, extra): (ResponsesRequest, _) =
+        crate::wire::parse_with_extra(body).map_err(|e| TranslateError::invalid(F, e))?;
+    req.extra = extra;
     let mut messages: Vec<Message> = Vec::new();
     if let Some(i) = req.instructions {
         messages.push(Message { role: Role::System, parts: vec![Part::text(i)], name: None });
     }
     let items = match req.input {
         None => Vec::new(),
-        Some(Input::Text(t)) => {
+        Some(OneOrMany::Text(t)) => {
             messages.push(Message { role: Role::User, parts: vec![Part::text(t)], name: None });
             Vec::new()
         }
-        Some(Input::Items(items)) => items,
+        Some(OneOrMany::Parts(items)) => items,
     };
     for v in items {
         // Easy input messages (`{"role":..,"content":..}`) omit the type.
@@ -285,8 +271,8 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
             ),
             Item::FunctionCallOutput { call_id, output } => {
                 let content = match output {
-                    FunctionOutput::Text(t) => vec![Part::text(t)],
-                    FunctionOutput::Parts(p) => content_to_parts(MessageContent::Parts(p)),
+                    OneOrMany::Text(t) => vec![Part::text(t)],
+                    OneOrMany::Parts(p) => content_to_parts(OneOrMany::Parts(p)),
                 };
                 (
                     Role::User,
@@ -415,8 +401,8 @@ fn push_merge(messages: &mut Vec<Message>, role: Role, part: Part) {
 
 fn content_to_parts(content: MessageContent) -> Vec<Part> {
     match content {
-        MessageContent::Text(t) => vec![Part::text(t)],
-        MessageContent::Parts(parts) => parts
+        OneOrMany::Text(t) => vec![Part::text(t)],
+        OneOrMany::Parts(parts) => parts
             .into_iter()
             .map(|p| match p {
                 ContentPart::InputText { text } | ContentPart::OutputText { text, .. } => {
@@ -508,9 +494,9 @@ fn tool_output(content: &[Part], is_error: bool, notes: &mut Vec<Note>) -> Funct
                 |p| if let Part::Text { text, .. } = p { Some(text.as_str()) } else { None },
             )
             .collect();
-        FunctionOutput::Text(format!("{prefix}{}", text.join("\n")))
+        OneOrMany::Text(format!("{prefix}{}", text.join("\n")))
     } else {
-        FunctionOutput::Parts(parts_to_content(content, false, notes))
+        OneOrMany::Parts(parts_to_content(content, false, notes))
     }
 }
 
@@ -551,7 +537,7 @@ pub(crate) fn request_from_ir(
                     input.push(item(Item::Message {
                         id: None,
                         role: role.into(),
-                        content: MessageContent::Parts(content),
+                        content: OneOrMany::Parts(content),
                         status: None,
                     }));
                 }
@@ -673,7 +659,7 @@ pub(crate) fn request_from_ir(
     let req = ResponsesRequest {
         model: ir.model.clone(),
         instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
-        input: Some(Input::Items(input)),
+        input: Some(OneOrMany::Parts(input)),
         tools: Some(tools).filter(|t| !t.is_empty()),
         tool_choice,
         parallel_tool_calls: ir.parallel_tool_calls,

@@ -1,0 +1,130 @@
+//! Serde helpers shared by the wire types of several formats.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapDeserializer;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// A field that is either a plain string or an array (`"content": "hi"` or `"content": [...]`).
+///
+/// Written by hand rather than as `#[serde(untagged)]`, which would buffer the whole value and
+/// parse it twice: this visitor parses it once, straight into the right variant.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OneOrMany<T> {
+    Text(String),
+    Parts(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(OneOrMany::Text(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(OneOrMany::Text(v))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+                while let Some(x) = seq.next_element()? {
+                    out.push(x);
+                }
+                Ok(OneOrMany::Parts(out))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+impl<T: Serialize> Serialize for OneOrMany<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OneOrMany::Text(t) => s.serialize_str(t),
+            OneOrMany::Parts(p) => p.serialize(s),
+        }
+    }
+}
+
+/// Parses a top-level JSON object into its typed struct plus the fields the struct does not
+/// know, in the object's order.
+///
+/// `#[serde(flatten)]` would do the same but buffers the whole body into an intermediate tree
+/// first. Here the object is cut into raw pieces once, known fields are parsed straight into
+/// `T`, and only unknown fields become `Value`s.
+pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<(T, Map<String, Value>)> {
+    let known = field_names::<T>();
+    struct Pairs<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+    impl<'de> Deserialize<'de> for Pairs<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Pairs<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::with_capacity(16);
+                    while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                        out.push((k, map.next_value::<&'de RawValue>()?));
+                    }
+                    Ok(Pairs(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let Pairs(pairs) = serde_json::from_slice(body)?;
+    let mut extra = Map::new();
+    let mut fields = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        if known.contains(&k.as_ref()) {
+            fields.push((k, v));
+        } else {
+            extra.insert(k.into_owned(), serde_json::from_str(v.get())?);
+        }
+    }
+    let typed = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields.into_iter()))?;
+    Ok((typed, extra))
+}
+
+/// The field names a derived `Deserialize` struct accepts, read from what it passes to
+/// `deserialize_struct` (so the list can never drift from the struct).
+pub(crate) fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("probe"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probe"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
