@@ -5,11 +5,15 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use omniroute_translate::{Format, RequestOptions, ResponseContext, StreamTranslator, translate_request};
+use omniroute_translate::{
+    Format, RequestOptions, ResponseContext, StreamTranslator, translate_request,
+};
 use serde_json::json;
 
 fn openai_request() -> Vec<u8> {
-    let mut messages = vec![json!({"role": "system", "content": "You are a careful coding assistant. Answer briefly."})];
+    let mut messages = vec![
+        json!({"role": "system", "content": "You are a careful coding assistant. Answer briefly."}),
+    ];
     for i in 0..6 {
         messages.push(json!({"role": "user", "content": format!("Step {i}: read the file src/module_{i}.rs and explain what it does.")}));
         messages.push(json!({"role": "assistant", "content": null, "tool_calls": [
@@ -23,17 +27,24 @@ fn openai_request() -> Vec<u8> {
         .map(|n| json!({"type": "function", "function": {"name": n, "description": format!("{n} tool"),
             "parameters": {"type": "object", "properties": {"path": {"type": "string"}, "query": {"type": "string"}}, "required": ["path"]}}}))
         .collect();
-    serde_json::to_vec(&json!({"model": "gpt-4o", "messages": messages, "tools": tools, "tool_choice": "auto",
-        "temperature": 0.2, "max_tokens": 2048, "stream": true})).unwrap()
+    serde_json::to_vec(
+        &json!({"model": "gpt-4o", "messages": messages, "tools": tools, "tool_choice": "auto",
+        "temperature": 0.2, "max_tokens": 2048, "stream": true}),
+    )
+    .unwrap()
 }
 
 fn anthropic_stream(events: usize) -> Vec<u8> {
-    let mut s = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":100,\"output_tokens\":1}}}\n\n");
+    let mut s = String::from(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":100,\"output_tokens\":1}}}\n\n",
+    );
     s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
     for i in 0..events - 5 {
         s.push_str(&format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"token {i} \"}}}}\n\n"));
     }
-    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+    s.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
     s.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":995}}\n\n");
     s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     s.into_bytes()
@@ -59,9 +70,13 @@ fn requests(c: &mut Criterion) {
             b.iter(|| translate_request(Format::OpenAiChat, to, black_box(&body), &opts).unwrap())
         });
     }
-    let claude = translate_request(Format::OpenAiChat, Format::Anthropic, &body, &opts).unwrap().body;
+    let claude =
+        translate_request(Format::OpenAiChat, Format::Anthropic, &body, &opts).unwrap().body;
     g.bench_function("anthropic_to_openai", |b| {
-        b.iter(|| translate_request(Format::Anthropic, Format::OpenAiChat, black_box(&claude), &opts).unwrap())
+        b.iter(|| {
+            translate_request(Format::Anthropic, Format::OpenAiChat, black_box(&claude), &opts)
+                .unwrap()
+        })
     });
     g.finish();
 }

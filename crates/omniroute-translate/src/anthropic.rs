@@ -1,6 +1,7 @@
 //! Anthropic Messages: wire types and their mapping to and from the IR.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::error::{TranslateError, error_to_ir, error_value};
@@ -8,9 +9,9 @@ use crate::ir::{
     self, BlockKind, Delta, Event, Extra, Media, Message, Part, Reasoning, Request, ResponseFormat,
     Role, Signature, StopReason, Thinking, Tool, ToolCall, ToolChoice, Usage,
 };
-use crate::openai::{carry_extra, empty_schema};
+use crate::openai::carry_extra;
 use crate::sse::write_event;
-use crate::wire::OneOrMany;
+use crate::wire::{AnyJson, OneOrMany, args_object, empty_schema_raw};
 use crate::{Format, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::Anthropic;
@@ -92,7 +93,7 @@ pub(crate) struct ATool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) input_schema: Option<Value>,
+    pub(crate) input_schema: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cache_control: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,8 +139,8 @@ pub(crate) enum ABlock {
     ToolUse {
         id: String,
         name: String,
-        #[serde(default = "empty_object")]
-        input: Value,
+        #[serde(default)]
+        input: AnyJson,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache_control: Option<Value>,
     },
@@ -152,10 +153,6 @@ pub(crate) enum ABlock {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache_control: Option<Value>,
     },
-}
-
-fn empty_object() -> Value {
-    Value::Object(Map::new())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,7 +242,7 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
             None | Some("custom") => Some(Tool {
                 name: t.name,
                 description: t.description,
-                parameters: t.input_schema.unwrap_or_else(empty_schema),
+                parameters: t.input_schema.unwrap_or_else(empty_schema_raw),
                 strict: t.strict,
                 cache: t.cache_control,
             }),
@@ -350,9 +347,12 @@ fn blocks_to_parts(blocks: Vec<ABlock>) -> Vec<Part> {
             ABlock::RedactedThinking { data } => {
                 Part::Thinking(Thinking { redacted: Some(data), ..Default::default() })
             }
-            ABlock::ToolUse { id, name, input, .. } => {
-                Part::ToolCall(ToolCall { id, name, arguments: input.to_string(), signature: None })
-            }
+            ABlock::ToolUse { id, name, input, .. } => Part::ToolCall(ToolCall {
+                id,
+                name,
+                arguments: input.get().to_owned(),
+                signature: None,
+            }),
             ABlock::ToolResult { tool_use_id, content, is_error, cache_control } => {
                 Part::ToolResult {
                     id: tool_use_id,
@@ -418,7 +418,7 @@ fn parts_to_blocks(parts: &[Part], notes: &mut Vec<Note>) -> Vec<ABlock> {
             Part::ToolCall(c) => out.push(ABlock::ToolUse {
                 id: c.id.clone(),
                 name: c.name.clone(),
-                input: parse_args(&c.arguments),
+                input: AnyJson(args_object(&c.arguments)),
                 cache_control: None,
             }),
             Part::ToolResult { id, content, is_error, cache, .. } => out.push(ABlock::ToolResult {
@@ -438,19 +438,6 @@ fn parts_to_blocks(parts: &[Part], notes: &mut Vec<Note>) -> Vec<ABlock> {
         }
     }
     out
-}
-
-/// Tool arguments arrive as JSON text; Anthropic wants an object. Invalid JSON (a model's
-/// mistake) is kept as a string field rather than lost.
-pub(crate) fn parse_args(args: &str) -> Value {
-    if args.trim().is_empty() {
-        return empty_object();
-    }
-    match serde_json::from_str::<Value>(args) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(other) => json!({ "value": other }),
-        Err(_) => json!({ "raw_arguments": args }),
-    }
 }
 
 pub(crate) fn request_from_ir(
@@ -647,7 +634,8 @@ fn tool_turns_signed(messages: &[AMessage]) -> bool {
     if !answers_tools {
         return true;
     }
-    let Some(AMessage { content: OneOrMany::Parts(b), .. }) = messages.iter().rev().find(|m| m.role == "assistant")
+    let Some(AMessage { content: OneOrMany::Parts(b), .. }) =
+        messages.iter().rev().find(|m| m.role == "assistant")
     else {
         return true;
     };

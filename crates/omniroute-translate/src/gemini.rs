@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::anthropic::parse_args;
 use crate::error::{TranslateError, error_to_ir, error_value};
 use crate::ir::{
     self, BlockKind, Delta, Event, Extra, Media, Message, Part, Reasoning, Request, ResponseFormat,
@@ -11,6 +10,7 @@ use crate::ir::{
 };
 use crate::openai::carry_extra;
 use crate::sse::write_event;
+use crate::wire::{AnyJson, args_object, to_raw};
 use crate::{Format, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::Gemini;
@@ -89,7 +89,7 @@ pub(crate) struct FunctionCall {
     pub(crate) id: Option<String>,
     pub(crate) name: String,
     #[serde(default)]
-    pub(crate) args: Value,
+    pub(crate) args: AnyJson,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -261,7 +261,7 @@ fn parts_to_ir(
             out.push(Part::ToolCall(ToolCall {
                 id,
                 name: fc.name,
-                arguments: fc.args.to_string(),
+                arguments: fc.args.get().to_owned(),
                 signature: sig(p.thought_signature),
             }));
         } else if let Some(fr) = p.function_response {
@@ -362,7 +362,8 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                 parameters: d
                     .parameters_json_schema
                     .or_else(|| d.parameters.map(schema_from_gemini))
-                    .unwrap_or_else(crate::openai::empty_schema),
+                    .map(|v| to_raw(&v))
+                    .unwrap_or_else(crate::wire::empty_schema_raw),
                 strict: None,
                 cache: None,
             });
@@ -564,7 +565,7 @@ fn part_to_gemini(p: &Part, in_model_turn: bool, notes: &mut Vec<Note>) -> Optio
             function_call: Some(FunctionCall {
                 id: None,
                 name: c.name.clone(),
-                args: parse_args(&c.arguments),
+                args: AnyJson(args_object(&c.arguments)),
             }),
             thought_signature: own_sig(&c.signature),
             ..Default::default()
@@ -682,7 +683,9 @@ pub(crate) fn request_from_ir(
                     .map(|t| FunctionDeclaration {
                         name: t.name.clone(),
                         description: t.description.clone(),
-                        parameters: Some(schema_to_gemini(&t.parameters)),
+                        parameters: Some(schema_to_gemini(
+                            &serde_json::from_str(t.parameters.get()).unwrap_or(Value::Null),
+                        )),
                         parameters_json_schema: None,
                     })
                     .collect(),
@@ -950,7 +953,7 @@ impl Decoder {
                     signature: sig(p.thought_signature),
                 },
             });
-            out.push(Event::Delta { index, delta: Delta::Arguments(fc.args.to_string()) });
+            out.push(Event::Delta { index, delta: Delta::Arguments(fc.args.get().to_owned()) });
             out.push(Event::BlockStop { index });
             return;
         }
@@ -1109,7 +1112,7 @@ impl Encoder {
                         function_call: Some(FunctionCall {
                             id: None,
                             name,
-                            args: parse_args(&args),
+                            args: AnyJson(args_object(&args)),
                         }),
                         thought_signature: sig,
                         ..Default::default()

@@ -4,6 +4,7 @@
 //! its source could say (thinking and signatures, cache marks, tool-call ids, documents). It is
 //! internal: it derives no `Serialize`, and snapshots show wire JSON, never IR.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::Format;
@@ -173,7 +174,8 @@ pub(crate) struct ToolCall {
 pub(crate) struct Tool {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
-    pub(crate) parameters: Value,
+    /// The JSON schema, kept as text: most targets take it as it is.
+    pub(crate) parameters: Box<RawValue>,
     pub(crate) strict: Option<bool>,
     pub(crate) cache: CacheMark,
 }

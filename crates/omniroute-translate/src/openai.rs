@@ -1,6 +1,7 @@
 //! OpenAI Chat Completions: wire types and their mapping to and from the IR.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{TranslateError, error_to_ir};
@@ -9,7 +10,7 @@ use crate::ir::{
     Role, StopReason, Thinking, Tool, ToolCall, ToolChoice, Usage,
 };
 use crate::think::{self, Piece, ThinkSplitter};
-use crate::wire::OneOrMany;
+use crate::wire::{OneOrMany, empty_schema_raw};
 use crate::{Format, MaxTokensField, Note, RequestOptions, ResponseContext, to_json};
 
 const F: Format = Format::OpenAiChat;
@@ -187,7 +188,7 @@ pub(crate) struct FunctionDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) parameters: Option<Value>,
+    pub(crate) parameters: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) strict: Option<bool>,
 }
@@ -391,7 +392,7 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
             Some(f) if t.kind == "function" => tools.push(Tool {
                 name: f.name,
                 description: f.description,
-                parameters: f.parameters.unwrap_or_else(empty_schema),
+                parameters: f.parameters.unwrap_or_else(empty_schema_raw),
                 strict: f.strict,
                 cache: None,
             }),

@@ -1,6 +1,7 @@
 //! OpenAI Responses: wire types and their mapping to and from the IR.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::error::{TranslateError, error_to_ir, error_value};
@@ -27,7 +28,7 @@ pub(crate) struct ResponsesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) input: Option<Input>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) tools: Option<Vec<Value>>,
+    pub(crate) tools: Option<Vec<RTool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tool_choice: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +67,21 @@ pub(crate) struct TextConfig {
     pub(crate) format: Option<Value>,
     #[serde(flatten)]
     pub(crate) other: Map<String, Value>,
+}
+
+/// A tool definition. Built-in tools (`web_search`, ...) only parse far enough to be named.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RTool {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) parameters: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) strict: Option<bool>,
 }
 
 /// One item of `input` or `output`.
@@ -307,23 +323,17 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
     }
     let mut tools = Vec::new();
     for t in req.tools.unwrap_or_default() {
-        if t.get("type").and_then(Value::as_str) == Some("function") {
-            tools.push(Tool {
-                name: t["name"].as_str().unwrap_or_default().to_owned(),
-                description: t["description"].as_str().map(str::to_owned),
-                parameters: t
-                    .get("parameters")
-                    .cloned()
-                    .filter(|p| !p.is_null())
-                    .unwrap_or_else(empty_schema),
-                strict: t.get("strict").and_then(Value::as_bool),
+        match (t.kind.as_str(), t.name) {
+            ("function", Some(name)) => tools.push(Tool {
+                name,
+                description: t.description,
+                parameters: t.parameters.unwrap_or_else(crate::wire::empty_schema_raw),
+                strict: t.strict,
                 cache: None,
-            });
-        } else {
-            let kind = t.get("type").and_then(Value::as_str).unwrap_or("?");
-            notes.push(Note(format!(
+            }),
+            (kind, _) => notes.push(Note(format!(
                 "dropped built-in tool `{kind}`: only function tools translate"
-            )));
+            ))),
         }
     }
     let tool_choice = req.tool_choice.as_ref().and_then(|c| match c {
@@ -596,16 +606,15 @@ pub(crate) fn request_from_ir(
         }
         flush(&mut pending, &mut input, notes);
     }
-    let tools: Vec<Value> = ir
+    let tools: Vec<RTool> = ir
         .tools
         .iter()
-        .map(|t| {
-            let mut o = json!({"type": "function", "name": t.name, "parameters": t.parameters});
-            if let Some(d) = &t.description {
-                o["description"] = Value::from(d.clone());
-            }
-            o["strict"] = Value::from(t.strict.unwrap_or(false));
-            o
+        .map(|t| RTool {
+            kind: "function".into(),
+            name: Some(t.name.clone()),
+            description: t.description.clone(),
+            parameters: Some(t.parameters.clone()),
+            strict: Some(t.strict.unwrap_or(false)),
         })
         .collect();
     let tool_choice = ir.tool_choice.as_ref().map(|c| match c {

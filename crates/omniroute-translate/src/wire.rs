@@ -59,14 +59,54 @@ impl<T: Serialize> Serialize for OneOrMany<T> {
     }
 }
 
+/// `{}` as a raw JSON value.
+pub(crate) fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable_raw())
+}
+
+/// `{"type":"object","properties":{}}`, the schema of a tool without parameters.
+pub(crate) fn empty_schema_raw() -> Box<RawValue> {
+    RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_owned())
+        .unwrap_or_else(|_| unreachable_raw())
+}
+
+/// Both literals above are valid JSON; this keeps the code panic-free all the same.
+fn unreachable_raw() -> Box<RawValue> {
+    serde_json::value::to_raw_value(&Value::Null).unwrap_or_default()
+}
+
+/// A `Value` as raw JSON text.
+pub(crate) fn to_raw(v: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v).unwrap_or_else(|_| unreachable_raw())
+}
+
+/// Tool arguments arrive as JSON text and some formats want a JSON object. Valid objects pass
+/// through as text; anything else (a model's malformed JSON) is wrapped rather than lost.
+pub(crate) fn args_object(args: &str) -> Box<RawValue> {
+    let t = args.trim();
+    if t.is_empty() {
+        return empty_object();
+    }
+    if t.starts_with('{')
+        && let Ok(raw) = serde_json::from_str::<&RawValue>(t)
+    {
+        return raw.to_owned();
+    }
+    match serde_json::from_str::<Value>(t) {
+        Ok(other) => to_raw(&serde_json::json!({ "value": other })),
+        Err(_) => to_raw(&serde_json::json!({ "raw_arguments": args })),
+    }
+}
+
 /// Parses a top-level JSON object into its typed struct plus the fields the struct does not
 /// know, in the object's order.
 ///
 /// `#[serde(flatten)]` would do the same but buffers the whole body into an intermediate tree
 /// first. Here the object is cut into raw pieces once, known fields are parsed straight into
 /// `T`, and only unknown fields become `Value`s.
-pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<(T, Map<String, Value>)> {
-    let known = field_names::<T>();
+pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+) -> serde_json::Result<(T, Map<String, Value>)> {
     struct Pairs<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
     impl<'de> Deserialize<'de> for Pairs<'de> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -87,6 +127,7 @@ pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_
             d.deserialize_map(V)
         }
     }
+    let known = field_names::<T>();
     let Pairs(pairs) = serde_json::from_slice(body)?;
     let mut extra = Map::new();
     let mut fields = Vec::with_capacity(pairs.len());
@@ -99,6 +140,35 @@ pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_
     }
     let typed = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields.into_iter()))?;
     Ok((typed, extra))
+}
+
+/// JSON kept as text. It serializes without re-encoding; it deserializes from any value, also
+/// inside internally tagged enums and flattened structs, where `RawValue` alone cannot.
+#[derive(Debug, Clone)]
+pub(crate) struct AnyJson(pub(crate) Box<RawValue>);
+
+impl AnyJson {
+    pub(crate) fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl Default for AnyJson {
+    fn default() -> Self {
+        AnyJson(empty_object())
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| AnyJson(to_raw(&v)))
+    }
+}
+
+impl Serialize for AnyJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// The field names a derived `Deserialize` struct accepts, read from what it passes to
