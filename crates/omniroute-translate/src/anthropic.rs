@@ -1,5 +1,7 @@
 //! Anthropic Messages: wire types and their mapping to and from the IR.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -791,76 +793,63 @@ impl Decoder {
         if self.done {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| TranslateError::invalid(F, e))?;
-        let t = v.get("type").and_then(Value::as_str).unwrap_or("");
-        let index = || {
-            v.get("index")
-                .and_then(Value::as_u64)
-                .and_then(|i| usize::try_from(i).ok())
-                .unwrap_or(0)
-        };
-        match t {
+        let ev: StreamEvent<'_> =
+            serde_json::from_str(data).map_err(|e| TranslateError::invalid(F, e))?;
+        let i = ev.index;
+        match ev.kind.as_ref() {
             "message_start" => {
-                let m = &v["message"];
-                if let Ok(u) = serde_json::from_value::<AUsage>(m["usage"].clone()) {
-                    self.usage = usage_to_ir(&u);
+                let m = ev.message.unwrap_or_default();
+                if let Some(u) = &m.usage {
+                    self.usage = usage_to_ir(u);
                 }
-                out.push(Event::Start {
-                    id: m["id"].as_str().unwrap_or_default().to_owned(),
-                    model: m["model"].as_str().unwrap_or_default().to_owned(),
-                    created: None,
-                });
+                out.push(Event::Start { id: m.id, model: m.model, created: None });
             }
             "content_block_start" => {
-                let i = index();
-                let b = &v["content_block"];
-                let kind = match b["type"].as_str().unwrap_or("") {
+                let Some(b) = ev.content_block else { return Ok(()) };
+                let kind = match b.kind.as_str() {
                     "text" => BlockKind::Text,
                     "thinking" => BlockKind::Thinking { id: None },
-                    "redacted_thinking" => BlockKind::RedactedThinking {
-                        data: b["data"].as_str().unwrap_or_default().to_owned(),
-                    },
+                    "redacted_thinking" => {
+                        BlockKind::RedactedThinking { data: b.data.unwrap_or_default() }
+                    }
                     "tool_use" | "server_tool_use" => BlockKind::ToolCall {
-                        id: b["id"].as_str().unwrap_or_default().to_owned(),
-                        name: b["name"].as_str().unwrap_or_default().to_owned(),
+                        id: b.id.unwrap_or_default(),
+                        name: b.name.unwrap_or_default(),
                         signature: None,
                     },
                     _ => return Ok(()), // result blocks of server tools: nothing to carry
                 };
                 self.open.push(i);
                 out.push(Event::BlockStart { index: i, kind });
-                if let Some(t) = b["text"].as_str().filter(|t| !t.is_empty()) {
-                    out.push(Event::Delta { index: i, delta: Delta::Text(t.to_owned()) });
+                if let Some(t) = b.text.filter(|t| !t.is_empty()) {
+                    out.push(Event::Delta { index: i, delta: Delta::Text(t) });
                 }
             }
             "content_block_delta" => {
-                let i = index();
-                if !self.open.contains(&i) {
-                    return Ok(());
-                }
-                let d = &v["delta"];
-                let s = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
-                let delta = match d["type"].as_str().unwrap_or("") {
-                    "text_delta" => Delta::Text(s("text")),
-                    "thinking_delta" => Delta::Thinking(s("thinking")),
-                    "signature_delta" => {
-                        Delta::Signature(Signature { format: F, value: s("signature") })
+                let Some(d) = ev.delta.filter(|_| self.open.contains(&i)) else { return Ok(()) };
+                let delta = match d.kind.as_deref() {
+                    Some("text_delta") => Delta::Text(d.text.unwrap_or_default()),
+                    Some("thinking_delta") => Delta::Thinking(d.thinking.unwrap_or_default()),
+                    Some("signature_delta") => Delta::Signature(Signature {
+                        format: F,
+                        value: d.signature.unwrap_or_default(),
+                    }),
+                    Some("input_json_delta") => {
+                        Delta::Arguments(d.partial_json.unwrap_or_default())
                     }
-                    "input_json_delta" => Delta::Arguments(s("partial_json")),
                     _ => return Ok(()),
                 };
                 out.push(Event::Delta { index: i, delta });
             }
             "content_block_stop" => {
-                let i = index();
                 if let Some(pos) = self.open.iter().position(|&o| o == i) {
                     self.open.remove(pos);
                     out.push(Event::BlockStop { index: i });
                 }
             }
             "message_delta" => {
-                if let Ok(u) = serde_json::from_value::<AUsage>(v["usage"].clone()) {
-                    let mut u = usage_to_ir(&u);
+                if let Some(u) = &ev.usage {
+                    let mut u = usage_to_ir(u);
                     if u.input == 0 {
                         u.input = self.usage.input;
                         u.cache_read = u.cache_read.or(self.usage.cache_read);
@@ -868,12 +857,14 @@ impl Decoder {
                     }
                     self.usage.merge(u);
                 }
-                if let Some(r) = v["delta"]["stop_reason"].as_str() {
+                if let Some(d) = ev.delta
+                    && let Some(r) = d.stop_reason
+                {
                     self.saw_stop = true;
                     out.push(Event::Usage(self.usage));
                     out.push(Event::Finish {
-                        reason: stop_to_ir(r),
-                        stop_sequence: v["delta"]["stop_sequence"].as_str().map(str::to_owned),
+                        reason: stop_to_ir(&r),
+                        stop_sequence: d.stop_sequence,
                     });
                 }
             }
@@ -889,14 +880,91 @@ impl Decoder {
                 self.done = true;
             }
             "error" => {
-                let info = error_to_ir(F, 500, data.as_bytes());
-                out.push(Event::Error(info));
+                out.push(Event::Error(error_to_ir(F, 500, data.as_bytes())));
                 self.done = true;
             }
             _ => {} // `ping` and future event types
         }
         Ok(())
     }
+}
+
+/// A `content_block_delta` event as written to clients.
+#[derive(Serialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: usize,
+    delta: DeltaOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum DeltaOut<'a> {
+    TextDelta { text: &'a str },
+    ThinkingDelta { thinking: &'a str },
+    SignatureDelta { signature: &'a str },
+    InputJsonDelta { partial_json: &'a str },
+}
+
+/// One Messages stream event, every kind in one flat shape: parsing into it is a single pass
+/// with no intermediate tree.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Cow<'a, str>,
+    #[serde(default)]
+    pub(crate) index: usize,
+    #[serde(default)]
+    pub(crate) message: Option<StreamMessage>,
+    #[serde(default)]
+    pub(crate) content_block: Option<StreamBlock>,
+    #[serde(default)]
+    pub(crate) delta: Option<StreamDelta>,
+    #[serde(default)]
+    pub(crate) usage: Option<AUsage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StreamMessage {
+    #[serde(default)]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) model: String,
+    #[serde(default)]
+    pub(crate) usage: Option<AUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamBlock {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    #[serde(default)]
+    pub(crate) data: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamDelta {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: Option<String>,
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    #[serde(default)]
+    pub(crate) thinking: Option<String>,
+    #[serde(default)]
+    pub(crate) signature: Option<String>,
+    #[serde(default)]
+    pub(crate) partial_json: Option<String>,
+    #[serde(default)]
+    pub(crate) stop_reason: Option<String>,
+    #[serde(default)]
+    pub(crate) stop_sequence: Option<String>,
 }
 
 // ----- stream: IR events to client events -----
@@ -1059,19 +1127,18 @@ impl Encoder {
     }
 
     fn write_delta(&mut self, a: usize, d: Delta, out: &mut Vec<u8>) {
-        let delta = match d {
-            Delta::Text(t) => json!({"type": "text_delta", "text": t}),
-            Delta::Thinking(t) => json!({"type": "thinking_delta", "thinking": t}),
+        let delta = match &d {
+            Delta::Text(t) => DeltaOut::TextDelta { text: t },
+            Delta::Thinking(t) => DeltaOut::ThinkingDelta { thinking: t },
             Delta::Signature(s) if s.format == F => {
-                json!({"type": "signature_delta", "signature": s.value})
+                DeltaOut::SignatureDelta { signature: &s.value }
             }
             Delta::Signature(_) => return,
-            Delta::Arguments(p) => json!({"type": "input_json_delta", "partial_json": p}),
+            Delta::Arguments(p) => DeltaOut::InputJsonDelta { partial_json: p },
         };
-        emit(
-            out,
-            "content_block_delta",
-            &json!({"type": "content_block_delta", "index": a, "delta": delta}),
-        );
+        let ev = DeltaEvent { kind: "content_block_delta", index: a, delta };
+        if let Ok(json) = serde_json::to_string(&ev) {
+            write_event(out, Some("content_block_delta"), &json);
+        }
     }
 }

@@ -1015,6 +1015,33 @@ impl Decoder {
 
 // ----- stream: IR events to client chunks -----
 
+/// A stream chunk as written to clients: the shape of [`GenerateResponse`], borrowing.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChunkOut<'a> {
+    candidates: [CandidateOut<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_metadata: Option<UsageMetadata>,
+    model_version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CandidateOut<'a> {
+    content: ContentOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finish_reason: Option<&'a str>,
+    index: u32,
+}
+
+#[derive(Serialize)]
+struct ContentOut<'a> {
+    role: &'static str,
+    parts: &'a [GPart],
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Encoder {
     id: String,
@@ -1043,20 +1070,17 @@ impl Encoder {
         finish: Option<&str>,
         usage: Option<UsageMetadata>,
     ) {
-        let resp = GenerateResponse {
-            candidates: vec![Candidate {
-                content: Some(Content { role: Some("model".into()), parts }),
-                finish_reason: finish.map(str::to_owned),
+        let chunk = ChunkOut {
+            candidates: [CandidateOut {
+                content: ContentOut { role: "model", parts: &parts },
+                finish_reason: finish,
                 index: 0,
-                safety_ratings: None,
             }],
             usage_metadata: usage,
-            model_version: Some(self.model.clone()),
-            response_id: Some(self.id.clone()).filter(|i| !i.is_empty()),
-            prompt_feedback: None,
-            error: None,
+            model_version: &self.model,
+            response_id: Some(self.id.as_str()).filter(|i| !i.is_empty()),
         };
-        if let Ok(s) = serde_json::to_string(&resp) {
+        if let Ok(s) = serde_json::to_string(&chunk) {
             write_event(out, None, &s);
         }
     }

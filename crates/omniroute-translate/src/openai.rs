@@ -1,5 +1,7 @@
 //! OpenAI Chat Completions: wire types and their mapping to and from the IR.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -259,15 +261,15 @@ pub(crate) struct CompletionDetails {
 
 /// A `chat.completion.chunk` stream event.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct ChatChunk {
-    #[serde(default)]
-    pub(crate) id: String,
+pub(crate) struct ChatChunk<'a> {
+    #[serde(default, borrow)]
+    pub(crate) id: Cow<'a, str>,
     #[serde(default = "chunk_object")]
-    pub(crate) object: String,
+    pub(crate) object: Cow<'a, str>,
     #[serde(default)]
     pub(crate) created: u64,
-    #[serde(default)]
-    pub(crate) model: String,
+    #[serde(default, borrow)]
+    pub(crate) model: Cow<'a, str>,
     #[serde(default)]
     pub(crate) choices: Vec<ChunkChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -276,8 +278,8 @@ pub(crate) struct ChatChunk {
     pub(crate) error: Option<Value>,
 }
 
-fn chunk_object() -> String {
-    "chat.completion.chunk".to_owned()
+fn chunk_object() -> Cow<'static, str> {
+    Cow::Borrowed("chat.completion.chunk")
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -991,7 +993,7 @@ impl Decoder {
             self.end(out);
             return Ok(());
         }
-        let chunk: ChatChunk =
+        let chunk: ChatChunk<'_> =
             serde_json::from_str(data).map_err(|e| TranslateError::invalid(F, e))?;
         if let Some(err) = chunk.error {
             let info = error_to_ir(F, 500, err.to_string().as_bytes());
@@ -1002,8 +1004,8 @@ impl Decoder {
         if !self.started {
             self.started = true;
             out.push(Event::Start {
-                id: chunk.id.clone(),
-                model: chunk.model.clone(),
+                id: chunk.id.clone().into_owned(),
+                model: chunk.model.clone().into_owned(),
                 created: Some(chunk.created).filter(|c| *c > 0),
             });
         }
@@ -1159,12 +1161,12 @@ impl Encoder {
         }
     }
 
-    fn chunk(&self, delta: ChunkDelta, finish: Option<&str>) -> ChatChunk {
+    fn chunk(&self, delta: ChunkDelta, finish: Option<&str>) -> ChatChunk<'_> {
         ChatChunk {
-            id: self.id.clone(),
+            id: Cow::Borrowed(&self.id),
             object: chunk_object(),
             created: self.created,
-            model: self.model.clone(),
+            model: Cow::Borrowed(&self.model),
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,
@@ -1175,7 +1177,7 @@ impl Encoder {
         }
     }
 
-    fn emit(out: &mut Vec<u8>, chunk: &ChatChunk) {
+    fn emit(out: &mut Vec<u8>, chunk: &ChatChunk<'_>) {
         if let Ok(json) = serde_json::to_string(chunk) {
             crate::sse::write_event(out, None, &json);
         }

@@ -925,13 +925,17 @@ impl Decoder {
         if self.done {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| TranslateError::invalid(F, e))?;
-        let t = v.get("type").and_then(Value::as_str).unwrap_or("");
-        let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let ev: StreamEvent<'_> =
+            serde_json::from_str(data).map_err(|e| TranslateError::invalid(F, e))?;
+        let null = Value::Null;
+        let t = ev.kind.as_ref();
+        let oi = ev.output_index;
+        let item = ev.item.as_ref().unwrap_or(&null);
+        let resp = ev.response.as_ref().unwrap_or(&null);
+        let delta = || ev.delta.clone().unwrap_or_default();
         match t {
             "response.created" => {
-                let r = &v["response"];
+                let r = resp;
                 out.push(Event::Start {
                     id: r["id"].as_str().unwrap_or_default().to_owned(),
                     model: r["model"].as_str().unwrap_or_default().to_owned(),
@@ -939,7 +943,6 @@ impl Decoder {
                 });
             }
             "response.output_item.added" => {
-                let item = &v["item"];
                 match item["type"].as_str() {
                     Some("function_call") => {
                         self.saw_tool = true;
@@ -971,18 +974,18 @@ impl Decoder {
                     Some(i) => i,
                     None => self.open_block(oi, 0, TEXT, BlockKind::Text, out),
                 };
-                out.push(Event::Delta { index: i, delta: Delta::Text(s("delta")) });
+                out.push(Event::Delta { index: i, delta: Delta::Text(delta()) });
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 let i = match self.find(oi, THINK) {
                     Some(i) => i,
                     None => self.open_block(oi, 0, THINK, BlockKind::Thinking { id: None }, out),
                 };
-                out.push(Event::Delta { index: i, delta: Delta::Thinking(s("delta")) });
+                out.push(Event::Delta { index: i, delta: Delta::Thinking(delta()) });
             }
             "response.reasoning_summary_part.added" => {
                 // A second summary part reads as a new paragraph.
-                if v["summary_index"].as_u64().unwrap_or(0) > 0
+                if ev.summary_index.unwrap_or(0) > 0
                     && let Some(i) = self.find(oi, THINK)
                 {
                     out.push(Event::Delta { index: i, delta: Delta::Thinking("\n\n".into()) });
@@ -990,11 +993,10 @@ impl Decoder {
             }
             "response.function_call_arguments.delta" => {
                 if let Some(i) = self.find(oi, CALL) {
-                    out.push(Event::Delta { index: i, delta: Delta::Arguments(s("delta")) });
+                    out.push(Event::Delta { index: i, delta: Delta::Arguments(delta()) });
                 }
             }
             "response.output_item.done" => {
-                let item = &v["item"];
                 if let (Some(i), Some(sig)) =
                     (self.find(oi, THINK), item["encrypted_content"].as_str())
                 {
@@ -1006,7 +1008,7 @@ impl Decoder {
                 self.close(oi, None, out);
             }
             "response.completed" | "response.incomplete" => {
-                let r = &v["response"];
+                let r = resp;
                 for o in std::mem::take(&mut self.open) {
                     out.push(Event::BlockStop { index: o.2 });
                 }
@@ -1024,12 +1026,13 @@ impl Decoder {
                 self.done = true;
             }
             "response.failed" => {
-                let e = &v["response"]["error"];
+                let e = &resp["error"];
                 let body = json!({ "error": e });
                 out.push(Event::Error(error_to_ir(F, 500, body.to_string().as_bytes())));
                 self.done = true;
             }
             "error" => {
+                let v: Value = serde_json::from_str(data).unwrap_or_default();
                 let body = json!({ "error": v.get("error").unwrap_or(&v) });
                 out.push(Event::Error(error_to_ir(F, 500, body.to_string().as_bytes())));
                 self.done = true;
@@ -1038,6 +1041,40 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+#[derive(Serialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary_index: Option<u32>,
+    delta: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<&'a [u8]>,
+}
+
+/// One Responses stream event. The frequent delta events parse without an intermediate tree;
+/// the rare item and response snapshots stay `Value`s.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    pub(crate) output_index: u64,
+    #[serde(default)]
+    pub(crate) summary_index: Option<u64>,
+    #[serde(default)]
+    pub(crate) delta: Option<String>,
+    #[serde(default)]
+    pub(crate) item: Option<Value>,
+    #[serde(default)]
+    pub(crate) response: Option<Value>,
 }
 
 // ----- stream: IR events to client events -----
@@ -1093,6 +1130,36 @@ impl Encoder {
         }
         self.seq += 1;
         write_event(out, Some(event), &Value::Object(o).to_string());
+    }
+
+    /// The frequent delta events, written without building a `Value`.
+    fn emit_delta(
+        &mut self,
+        out: &mut Vec<u8>,
+        event: &'static str,
+        item_id: &str,
+        output_index: usize,
+        delta: &str,
+    ) {
+        let (content_index, summary_index, logprobs) = match event {
+            "response.output_text.delta" => (Some(0), None, Some(&[] as &[u8])),
+            "response.reasoning_summary_text.delta" => (None, Some(0), None),
+            _ => (None, None, None),
+        };
+        let ev = DeltaEvent {
+            kind: event,
+            sequence_number: self.seq,
+            item_id,
+            output_index,
+            content_index,
+            summary_index,
+            delta,
+            logprobs,
+        };
+        self.seq += 1;
+        if let Ok(json) = serde_json::to_string(&ev) {
+            write_event(out, Some(event), &json);
+        }
     }
 
     fn response(&self, status: &str) -> Value {
@@ -1236,30 +1303,18 @@ impl Encoder {
         match (&live.kind, d) {
             (BlockKind::Text, Delta::Text(t)) => {
                 live.text.push_str(&t);
-                self.emit(
-                    out,
-                    "response.output_text.delta",
-                    json!({"item_id": id, "output_index": oi, "content_index": 0, "delta": t, "logprobs": []}),
-                );
+                self.emit_delta(out, "response.output_text.delta", &id, oi, &t);
             }
             (BlockKind::Thinking { .. }, Delta::Thinking(t)) => {
                 live.text.push_str(&t);
-                self.emit(
-                    out,
-                    "response.reasoning_summary_text.delta",
-                    json!({"item_id": id, "output_index": oi, "summary_index": 0, "delta": t}),
-                );
+                self.emit_delta(out, "response.reasoning_summary_text.delta", &id, oi, &t);
             }
             (BlockKind::Thinking { .. }, Delta::Signature(s)) if s.format == F => {
                 live.sig = Some(s.value)
             }
             (BlockKind::ToolCall { .. }, Delta::Arguments(a)) => {
                 live.text.push_str(&a);
-                self.emit(
-                    out,
-                    "response.function_call_arguments.delta",
-                    json!({"item_id": id, "output_index": oi, "delta": a}),
-                );
+                self.emit_delta(out, "response.function_call_arguments.delta", &id, oi, &a);
             }
             _ => {}
         }

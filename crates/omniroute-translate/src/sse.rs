@@ -54,7 +54,7 @@ impl SseDecoder {
                 chunk = &chunk[1..];
             }
         }
-        while let Some(pos) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) {
             self.line.extend_from_slice(&chunk[..pos]);
             if chunk[pos] == b'\r' {
                 match chunk.get(pos + 1) {
@@ -96,7 +96,10 @@ impl SseDecoder {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                match std::str::from_utf8(value) {
+                    Ok(v) => self.data.push_str(v),
+                    Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                }
                 self.has_data = true;
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
@@ -154,6 +157,13 @@ pub fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(event.as_bytes());
         out.push(b'\n');
+    }
+    if memchr::memchr(b'\n', data.as_bytes()).is_none() {
+        // The common case: JSON on one line.
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(data.as_bytes());
+        out.extend_from_slice(b"\n\n");
+        return;
     }
     for line in data.split('\n') {
         out.extend_from_slice(b"data: ");
