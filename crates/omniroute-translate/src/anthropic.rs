@@ -900,6 +900,7 @@ struct DeltaEvent<'a> {
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[expect(clippy::enum_variant_names, reason = "the variant names are the wire names")]
 enum DeltaOut<'a> {
     TextDelta { text: &'a str },
     ThinkingDelta { thinking: &'a str },
