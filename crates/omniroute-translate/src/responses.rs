@@ -51,7 +51,30 @@ pub(crate) struct ResponsesRequest {
     pub(crate) extra: Map<String, Value>,
 }
 
-pub(crate) type Input = OneOrMany<Value>;
+pub(crate) type Input = OneOrMany<InputItem>;
+
+/// An `input` item: parsed as a `Value` (items of unknown types must survive), written from
+/// the typed [`Item`] without an intermediate tree.
+#[derive(Debug)]
+pub(crate) enum InputItem {
+    Item(Item),
+    Raw(Value),
+}
+
+impl<'de> Deserialize<'de> for InputItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(InputItem::Raw)
+    }
+}
+
+impl Serialize for InputItem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            InputItem::Item(i) => i.serialize(s),
+            InputItem::Raw(v) => v.serialize(s),
+        }
+    }
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ReasoningConfig {
@@ -241,7 +264,10 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
         }
         Some(OneOrMany::Parts(items)) => items,
     };
-    for v in items {
+    for v in items.into_iter().map(|i| match i {
+        InputItem::Raw(v) => v,
+        InputItem::Item(i) => serde_json::to_value(i).unwrap_or_default(),
+    }) {
         // Easy input messages (`{"role":..,"content":..}`) omit the type.
         let v = match v {
             Value::Object(mut o) if !o.contains_key("type") && o.contains_key("role") => {
@@ -516,9 +542,9 @@ pub(crate) fn request_from_ir(
     notes: &mut Vec<Note>,
 ) -> Result<Vec<u8>, TranslateError> {
     let mut instructions: Vec<String> = Vec::new();
-    let mut input: Vec<Value> = Vec::with_capacity(ir.messages.len());
+    let mut input: Vec<InputItem> = Vec::with_capacity(ir.messages.len());
     let mut leading = true;
-    let item = |i: Item| serde_json::to_value(i).unwrap_or(Value::Null);
+    let item = InputItem::Item;
     for m in &ir.messages {
         let role = match m.role {
             Role::System | Role::Developer
@@ -539,7 +565,7 @@ pub(crate) fn request_from_ir(
         leading = false;
         let assistant = m.role == Role::Assistant;
         let mut pending: Vec<Part> = Vec::new();
-        let flush = |pending: &mut Vec<Part>, input: &mut Vec<Value>, notes: &mut Vec<Note>| {
+        let flush = |pending: &mut Vec<Part>, input: &mut Vec<InputItem>, notes: &mut Vec<Note>| {
             if !pending.is_empty() {
                 let content = parts_to_content(pending, assistant, notes);
                 pending.clear();
@@ -599,7 +625,7 @@ pub(crate) fn request_from_ir(
                 }
                 Part::Opaque { format: F, value } => {
                     flush(&mut pending, &mut input, notes);
-                    input.push(value.clone());
+                    input.push(InputItem::Raw(value.clone()));
                 }
                 other => pending.push(other.clone()),
             }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::value::MapDeserializer;
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -99,46 +99,51 @@ pub(crate) fn args_object(args: &str) -> Box<RawValue> {
 }
 
 /// Parses a top-level JSON object into its typed struct plus the fields the struct does not
-/// know, in the object's order.
+/// know, in the object's order, in a single pass.
 ///
 /// `#[serde(flatten)]` would do the same but buffers the whole body into an intermediate tree
-/// first. Here the object is cut into raw pieces once, known fields are parsed straight into
-/// `T`, and only unknown fields become `Value`s.
-pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(
-    body: &'a [u8],
-) -> serde_json::Result<(T, Map<String, Value>)> {
-    struct Pairs<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-    impl<'de> Deserialize<'de> for Pairs<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Pairs<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a JSON object")
+/// and parses it twice. Here the struct's own derived visitor reads straight from the parser,
+/// through a map adapter that sets unknown fields aside as `Value`s.
+pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<(T, Map<String, Value>)> {
+    struct Capture<'x, T> {
+        known: &'static [&'static str],
+        extra: &'x mut Map<String, Value>,
+        _t: PhantomData<T>,
+    }
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Capture<'_, T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(Filter { inner: map, known: self.known, extra: self.extra }))
+        }
+    }
+    struct Filter<'x, A> {
+        inner: A,
+        known: &'static [&'static str],
+        extra: &'x mut Map<String, Value>,
+    }
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'_, A> {
+        type Error = A::Error;
+        fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+            while let Some(key) = self.inner.next_key::<Cow<'de, str>>()? {
+                if self.known.contains(&key.as_ref()) {
+                    return seed.deserialize(de::value::StrDeserializer::<A::Error>::new(&key)).map(Some);
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                    let mut out = Vec::with_capacity(16);
-                    while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-                        out.push((k, map.next_value::<&'de RawValue>()?));
-                    }
-                    Ok(Pairs(out))
-                }
+                let v = self.inner.next_value::<Value>()?;
+                self.extra.insert(key.into_owned(), v);
             }
-            d.deserialize_map(V)
+            Ok(None)
+        }
+        fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+            self.inner.next_value_seed(seed)
         }
     }
-    let known = field_names::<T>();
-    let Pairs(pairs) = serde_json::from_slice(body)?;
     let mut extra = Map::new();
-    let mut fields = Vec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        if known.contains(&k.as_ref()) {
-            fields.push((k, v));
-        } else {
-            extra.insert(k.into_owned(), serde_json::from_str(v.get())?);
-        }
-    }
-    let typed = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields.into_iter()))?;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let typed = de.deserialize_map(Capture::<T> { known: field_names::<T>(), extra: &mut extra, _t: PhantomData })?;
+    de.end()?;
     Ok((typed, extra))
 }
 
