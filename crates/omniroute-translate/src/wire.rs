@@ -104,7 +104,9 @@ pub(crate) fn args_object(args: &str) -> Box<RawValue> {
 /// `#[serde(flatten)]` would do the same but buffers the whole body into an intermediate tree
 /// and parses it twice. Here the struct's own derived visitor reads straight from the parser,
 /// through a map adapter that sets unknown fields aside as `Value`s.
-pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<(T, Map<String, Value>)> {
+pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+) -> serde_json::Result<(T, Map<String, Value>)> {
     struct Capture<'x, T> {
         known: &'static [&'static str],
         extra: &'x mut Map<String, Value>,
@@ -116,7 +118,11 @@ pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_
             f.write_str("a JSON object")
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-            T::deserialize(MapAccessDeserializer::new(Filter { inner: map, known: self.known, extra: self.extra }))
+            T::deserialize(MapAccessDeserializer::new(Filter {
+                inner: map,
+                known: self.known,
+                extra: self.extra,
+            }))
         }
     }
     struct Filter<'x, A> {
@@ -126,23 +132,35 @@ pub(crate) fn parse_with_extra<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_
     }
     impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filter<'_, A> {
         type Error = A::Error;
-        fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        fn next_key_seed<K: de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
             while let Some(key) = self.inner.next_key::<Cow<'de, str>>()? {
                 if self.known.contains(&key.as_ref()) {
-                    return seed.deserialize(de::value::StrDeserializer::<A::Error>::new(&key)).map(Some);
+                    return seed
+                        .deserialize(de::value::StrDeserializer::<A::Error>::new(&key))
+                        .map(Some);
                 }
                 let v = self.inner.next_value::<Value>()?;
                 self.extra.insert(key.into_owned(), v);
             }
             Ok(None)
         }
-        fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        fn next_value_seed<V: de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
             self.inner.next_value_seed(seed)
         }
     }
     let mut extra = Map::new();
     let mut de = serde_json::Deserializer::from_slice(body);
-    let typed = de.deserialize_map(Capture::<T> { known: field_names::<T>(), extra: &mut extra, _t: PhantomData })?;
+    let typed = de.deserialize_map(Capture::<T> {
+        known: field_names::<T>(),
+        extra: &mut extra,
+        _t: PhantomData,
+    })?;
     de.end()?;
     Ok((typed, extra))
 }
