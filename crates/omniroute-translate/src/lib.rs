@@ -153,6 +153,9 @@ pub struct RequestOptions {
     pub system_as_user: bool,
     /// OpenAI Chat targets: which token-limit field to write.
     pub max_tokens_field: MaxTokensField,
+    /// OpenAI Chat targets: send earlier reasoning back as `reasoning_content` on assistant
+    /// turns (DeepSeek and most reasoning hosts want it; OpenAI's own API rejects the field).
+    pub reasoning_content_history: bool,
 }
 
 impl Default for RequestOptions {
@@ -163,6 +166,7 @@ impl Default for RequestOptions {
             keep_developer_role: false,
             system_as_user: false,
             max_tokens_field: MaxTokensField::MaxTokens,
+            reasoning_content_history: true,
         }
     }
 }

@@ -589,7 +589,8 @@ pub(crate) fn request_from_ir(
                     } else {
                         Some(parts_to_content(&content, notes))
                     },
-                    reasoning_content: Some(reasoning).filter(|r| !r.is_empty()),
+                    reasoning_content: Some(reasoning)
+                        .filter(|r| !r.is_empty() && opts.reasoning_content_history),
                     tool_calls: Some(calls).filter(|c| !c.is_empty()),
                     name: m.name.clone(),
                     ..Default::default()

@@ -105,3 +105,38 @@ fn every_pair_translates_its_cases() {
         }
     }
 }
+
+#[test]
+fn reasoning_history_can_be_left_out_for_strict_upstreams() {
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"q"},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"text","text":"a"}]},
+        {"role":"user","content":"q2"}],"max_tokens":10}"#;
+    let keep = translate_request(Format::Anthropic, Format::OpenAiChat, body, &RequestOptions::default()).unwrap();
+    assert!(String::from_utf8(keep.body).unwrap().contains(r#""reasoning_content":"hmm""#));
+    let opts = RequestOptions { reasoning_content_history: false, ..Default::default() };
+    let strict = translate_request(Format::Anthropic, Format::OpenAiChat, body, &opts).unwrap();
+    assert!(!String::from_utf8(strict.body).unwrap().contains("reasoning_content"));
+}
+
+#[test]
+fn same_format_requests_only_change_the_model() {
+    let body = br#"{ "model" : "gpt-4o", "messages":[{"role":"user","content":"hi"}], "x_vendor": {"a":1}, "stream": true }"#;
+    let opts = RequestOptions { model: Some("gpt-4o-2024-08-06".into()), ..Default::default() };
+    let t = translate_request(Format::OpenAiChat, Format::OpenAiChat, body, &opts).unwrap();
+    let expected = br#"{ "model" : "gpt-4o-2024-08-06", "messages":[{"role":"user","content":"hi"}], "x_vendor": {"a":1}, "stream": true }"#;
+    assert_eq!(t.body, expected.to_vec());
+    assert!(t.stream);
+    assert_eq!(t.client_model.as_deref(), Some("gpt-4o"));
+    let bad = translate_request(Format::Anthropic, Format::Anthropic, b"{not json", &opts);
+    assert!(bad.is_err());
+}
+
+#[test]
+fn unknown_fields_survive_between_openai_formats_only() {
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"k":"v"},"x_custom_flag":true}"#;
+    let to_responses = translate_request(Format::OpenAiChat, Format::Responses, body, &RequestOptions::default()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&to_responses.body).unwrap();
+    assert_eq!(v["metadata"]["k"], "v");
+    assert!(v.get("x_custom_flag").is_none());
+    assert!(to_responses.notes.iter().any(|n| n.0.contains("x_custom_flag")));
+}
