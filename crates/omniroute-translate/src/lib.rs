@@ -67,6 +67,7 @@ use std::str::FromStr;
 pub use error::{TranslateError, error_body, translate_error};
 pub use ir::ErrorKind;
 pub use names::ToolNames;
+pub use passthrough::{RequestFacts, peek_request};
 pub use stream::{StreamError, StreamTranslator};
 
 /// The four wire formats.
@@ -156,6 +157,8 @@ pub struct RequestOptions {
     /// OpenAI Chat targets: send earlier reasoning back as `reasoning_content` on assistant
     /// turns (DeepSeek and most reasoning hosts want it; OpenAI's own API rejects the field).
     pub reasoning_content_history: bool,
+    /// Overrides the client's stream flag (Gemini clients choose streaming by URL).
+    pub stream: Option<bool>,
 }
 
 impl Default for RequestOptions {
@@ -167,6 +170,7 @@ impl Default for RequestOptions {
             system_as_user: false,
             max_tokens_field: MaxTokensField::MaxTokens,
             reasoning_content_history: true,
+            stream: None,
         }
     }
 }
@@ -201,6 +205,9 @@ pub struct ResponseContext {
     pub split_think_tags: bool,
     /// The model name to report to the client (`None` reports the upstream's).
     pub model: Option<String>,
+    /// Re-encode same-format traffic through the IR, which drops fields the format does not
+    /// define (for upstreams that add their own, like Groq's `x_groq`).
+    pub normalize: bool,
 }
 
 impl Default for ResponseContext {
@@ -211,6 +218,7 @@ impl Default for ResponseContext {
             include_usage: true,
             split_think_tags: true,
             model: None,
+            normalize: false,
         }
     }
 }
@@ -248,6 +256,9 @@ pub fn translate_request(
     if let Some(model) = &opts.model {
         ir.model = Some(model.clone());
     }
+    if let Some(stream) = opts.stream {
+        ir.stream = stream;
+    }
     let tool_names = names::map_tools(&mut ir, to);
     let body = match to {
         Format::OpenAiChat => openai::request_from_ir(&ir, opts, &mut notes),
@@ -272,7 +283,7 @@ pub fn translate_response(
     body: &[u8],
     ctx: &ResponseContext,
 ) -> Result<TranslatedResponse, TranslateError> {
-    if upstream == client && ctx.tool_names.is_empty() && ctx.model.is_none() {
+    if upstream == client && ctx.tool_names.is_empty() && ctx.model.is_none() && !ctx.normalize {
         return Ok(TranslatedResponse { body: body.to_vec(), notes: Vec::new() });
     }
     let mut notes = Vec::new();

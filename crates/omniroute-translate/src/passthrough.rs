@@ -54,6 +54,28 @@ impl<'de> Deserialize<'de> for Facts<'de> {
     }
 }
 
+/// What the gateway needs to know about a request before choosing where it goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// The `model` field (Gemini bodies have none: the model is in the URL).
+    pub model: Option<String>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// `stream_options.include_usage: true` (OpenAI Chat).
+    pub include_usage: bool,
+}
+
+/// Reads a request's model and stream flag without building the document.
+pub fn peek_request(format: Format, body: &[u8]) -> Result<RequestFacts, TranslateError> {
+    let facts: Facts<'_> =
+        serde_json::from_slice(body).map_err(|e| TranslateError::invalid(format, e))?;
+    Ok(RequestFacts {
+        model: facts.model.and_then(|m| serde_json::from_str::<String>(m.get()).ok()),
+        stream: facts.stream,
+        include_usage: facts.include_usage,
+    })
+}
+
 pub(crate) fn request(
     format: Format,
     body: &[u8],
@@ -80,7 +102,7 @@ pub(crate) fn request(
     };
     Ok(TranslatedRequest {
         body,
-        stream: facts.stream,
+        stream: opts.stream.unwrap_or(facts.stream),
         client_model,
         include_usage: facts.include_usage,
         tool_names: ToolNames::default(),

@@ -157,7 +157,10 @@ pub struct StreamTranslator {
 impl StreamTranslator {
     /// A translator from the upstream's format to the client's.
     pub fn new(upstream: Format, client: Format, ctx: ResponseContext) -> Self {
-        let passthrough = upstream == client && ctx.tool_names.is_empty() && ctx.model.is_none();
+        let passthrough = upstream == client
+            && ctx.tool_names.is_empty()
+            && ctx.model.is_none()
+            && !ctx.normalize;
         Self {
             client,
             passthrough,

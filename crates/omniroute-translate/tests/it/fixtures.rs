@@ -111,7 +111,9 @@ fn reasoning_history_can_be_left_out_for_strict_upstreams() {
     let body = br#"{"model":"m","messages":[{"role":"user","content":"q"},
         {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"text","text":"a"}]},
         {"role":"user","content":"q2"}],"max_tokens":10}"#;
-    let keep = translate_request(Format::Anthropic, Format::OpenAiChat, body, &RequestOptions::default()).unwrap();
+    let keep =
+        translate_request(Format::Anthropic, Format::OpenAiChat, body, &RequestOptions::default())
+            .unwrap();
     assert!(String::from_utf8(keep.body).unwrap().contains(r#""reasoning_content":"hmm""#));
     let opts = RequestOptions { reasoning_content_history: false, ..Default::default() };
     let strict = translate_request(Format::Anthropic, Format::OpenAiChat, body, &opts).unwrap();
@@ -134,7 +136,9 @@ fn same_format_requests_only_change_the_model() {
 #[test]
 fn unknown_fields_survive_between_openai_formats_only() {
     let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"k":"v"},"x_custom_flag":true}"#;
-    let to_responses = translate_request(Format::OpenAiChat, Format::Responses, body, &RequestOptions::default()).unwrap();
+    let to_responses =
+        translate_request(Format::OpenAiChat, Format::Responses, body, &RequestOptions::default())
+            .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&to_responses.body).unwrap();
     assert_eq!(v["metadata"]["k"], "v");
     assert!(v.get("x_custom_flag").is_none());

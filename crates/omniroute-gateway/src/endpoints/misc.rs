@@ -1,0 +1,113 @@
+//! Health, embeddings and token counting.
+
+use bytes::Bytes;
+use http::StatusCode;
+use omniroute_providers::Endpoint;
+use omniroute_translate::{ErrorKind, Format, peek_request};
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::Access;
+use crate::pipeline::{self, Call};
+use crate::reply::{self, Reply};
+
+pub(super) fn health() -> Reply {
+    reply::json(StatusCode::OK, r#"{"status":"ok"}"#)
+}
+
+/// Per-provider state: what is configured and reachable.
+pub(super) fn api_health(app: &App) -> Reply {
+    let providers: Vec<_> = app
+        .registry
+        .providers()
+        .iter()
+        .filter(|p| app.usable(p))
+        .map(|p| {
+            json!({"id": p.id, "format": p.format.id(),
+                "connections": app.connections.get(&p.id).map_or(0, Vec::len), "status": "configured"})
+        })
+        .collect();
+    reply::json(StatusCode::OK, json!({"status": "ok", "providers": providers}).to_string())
+}
+
+/// `POST /v1/embeddings`, to OpenAI-format providers that serve them.
+pub(super) async fn embeddings(app: &App, access: Access<'_>, body: Bytes) -> Reply {
+    let f = Format::OpenAiChat;
+    let model = match peek_request(f, &body) {
+        Ok(facts) => facts.model,
+        Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
+    };
+    let Some(model) = model else {
+        return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
+    };
+    let call = Call { format: f, access, path_model: None, path_stream: None };
+    let candidates = match pipeline::plan(app, &call, &model) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut last = None;
+    for cand in candidates
+        .iter()
+        .filter(|c| c.provider.format == Format::OpenAiChat && c.provider.quirks.embeddings)
+    {
+        match pipeline::forward(app, cand, Endpoint::Embeddings, f, &body).await {
+            Ok(r) => return r,
+            Err((fmt, failure)) => {
+                let retry = failure.is_retryable();
+                last = Some((fmt, failure));
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    if last.is_none() {
+        let msg = format!("no provider of `{model}` serves OpenAI-format embeddings");
+        return reply::error(f, ErrorKind::InvalidRequest, &msg);
+    }
+    pipeline::failure_reply(f, last)
+}
+
+/// `POST /v1/messages/count_tokens`: Anthropic upstreams count; for others the count is an
+/// estimate (4 bytes of text per token), since they offer no counting endpoint of this shape.
+pub(super) async fn count_tokens(app: &App, access: Access<'_>, body: Bytes) -> Reply {
+    let f = Format::Anthropic;
+    let model = match peek_request(f, &body) {
+        Ok(facts) => facts.model,
+        Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
+    };
+    let Some(model) = model else {
+        return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
+    };
+    let call = Call { format: f, access, path_model: None, path_stream: None };
+    let candidates = match pipeline::plan(app, &call, &model) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(cand) = candidates.iter().find(|c| c.provider.format == Format::Anthropic)
+        && let Ok(r) = pipeline::forward(app, cand, Endpoint::CountTokens, f, &body).await
+    {
+        return r;
+    }
+    let estimate = estimate_tokens(&body);
+    reply::json(StatusCode::OK, json!({ "input_tokens": estimate }).to_string())
+}
+
+/// Counts the characters of every string value in the request, about four per token.
+fn estimate_tokens(body: &[u8]) -> u64 {
+    fn walk(v: &serde_json::Value, n: &mut u64) {
+        match v {
+            serde_json::Value::String(s) => *n += s.len() as u64,
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, n)),
+            serde_json::Value::Object(o) => {
+                o.iter().filter(|(k, _)| *k != "model").for_each(|(_, x)| walk(x, n))
+            }
+            _ => {}
+        }
+    }
+    let mut n = 0;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        walk(&v, &mut n);
+    }
+    n.div_ceil(4).max(1)
+}

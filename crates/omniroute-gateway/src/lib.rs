@@ -1,0 +1,24 @@
+//! The omniroute HTTP service: one endpoint per client API shape (OpenAI Chat, Anthropic
+//! Messages, Gemini, OpenAI Responses, models, embeddings, health), client authentication,
+//! and the request pipeline that resolves a model to candidates, translates, calls upstream,
+//! falls back on retryable failures and streams the answer back.
+//!
+//! Translation lives in `omniroute-translate` and upstream calls in `omniroute-providers`:
+//! this crate composes them and owns the HTTP surface.
+
+// Endpoints return `Result<_, Reply>` where the error is the response to send: it is built
+// once per request, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod app;
+mod auth;
+mod body;
+pub mod config;
+mod endpoints;
+mod pipeline;
+mod reply;
+mod server;
+
+pub use app::{App, BuildError};
+pub use config::{Config, ConfigError};
+pub use server::{Server, serve};

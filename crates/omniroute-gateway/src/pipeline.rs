@@ -1,0 +1,207 @@
+//! The request pipeline: resolve the model to ordered candidates, then for each one translate
+//! the request, call the upstream and classify the outcome; a retryable failure before anything
+//! reached the client moves on to the next candidate.
+//!
+//! ```text
+//! body ─ peek (model, stream) ─ candidates ─┬─ translate request ─ send ─┬─ 2xx: translate response / stream ─▶ client
+//!                                           │                            └─ retryable failure ─▶ next candidate
+//!                                           └─ no candidate left ─▶ last failure, in the client's shape
+//! ```
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Limited};
+use omniroute_providers::{Endpoint, Failure, FailureKind, ResolveError, build_request};
+use omniroute_translate::{
+    ErrorKind, Format, MaxTokensField, RequestOptions, ResponseContext, StreamTranslator,
+    peek_request, translate_error, translate_request, translate_response,
+};
+
+use crate::app::{App, Candidate};
+use crate::auth::{self, Access};
+use crate::body::SseBody;
+use crate::reply::{self, Reply};
+
+/// Largest upstream non-streaming response read into memory.
+const MAX_UPSTREAM_BODY: usize = 256 << 20;
+
+/// What the endpoint learned from the URL.
+pub(crate) struct Call<'a> {
+    pub(crate) format: Format,
+    pub(crate) access: Access<'a>,
+    /// Gemini clients name the model in the path.
+    pub(crate) path_model: Option<String>,
+    /// Gemini clients choose streaming by method name.
+    pub(crate) path_stream: Option<bool>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn resolve_error(format: Format, e: &ResolveError) -> Reply {
+    let kind = match e {
+        ResolveError::Ambiguous { .. } => ErrorKind::InvalidRequest,
+        _ => ErrorKind::NotFound,
+    };
+    reply::error(format, kind, &e.to_string())
+}
+
+/// Checks the key, then resolves the model to candidates.
+pub(crate) fn plan(app: &App, call: &Call<'_>, model: &str) -> Result<Vec<Candidate>, Reply> {
+    if let Access::Key(k) = &call.access
+        && !auth::allows(k, model)
+    {
+        let msg = format!("this API key may not use model `{model}`");
+        return Err(reply::error(call.format, ErrorKind::PermissionDenied, &msg));
+    }
+    app.candidates(model).map_err(|e| resolve_error(call.format, &e))
+}
+
+/// Chat-like generation on any endpoint.
+pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
+    let f = call.format;
+    let facts = match peek_request(f, &body) {
+        Ok(facts) => facts,
+        Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
+    };
+    let Some(model) = call.path_model.clone().or(facts.model) else {
+        return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
+    };
+    let stream = call.path_stream.unwrap_or(facts.stream);
+    let candidates = match plan(app, &call, &model) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut last: Option<(Format, Failure)> = None;
+    for cand in candidates {
+        let p = &cand.provider;
+        let opts = RequestOptions {
+            model: Some(cand.model.clone()),
+            keep_developer_role: p.quirks.keep_developer_role,
+            max_tokens_field: if p.quirks.max_completion_tokens {
+                MaxTokensField::MaxCompletionTokens
+            } else {
+                MaxTokensField::MaxTokens
+            },
+            reasoning_content_history: p.quirks.reasoning_content_history,
+            stream: Some(stream),
+            ..RequestOptions::default()
+        };
+        let translated = match translate_request(f, p.format, &body, &opts) {
+            Ok(t) => t,
+            Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
+        };
+        let req = match build_request(
+            p,
+            &cand.connection,
+            Endpoint::Generate { stream },
+            &cand.model,
+            translated.body.into(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                last = Some((p.format, Failure::new(FailureKind::Config, e.to_string())));
+                continue;
+            }
+        };
+        let resp = match app.client.send(req).await {
+            Ok(r) => r,
+            Err(failure) => {
+                let retry = failure.is_retryable();
+                last = Some((p.format, failure));
+                if retry {
+                    continue;
+                }
+                break;
+            }
+        };
+        let ctx = ResponseContext {
+            tool_names: translated.tool_names,
+            now: now(),
+            include_usage: facts.include_usage,
+            normalize: !p.quirks.strip_response_fields.is_empty(),
+            ..ResponseContext::default()
+        };
+        if stream {
+            let translator = StreamTranslator::new(p.format, f, ctx);
+            return reply::sse(SseBody::new(resp.into_body(), translator, app.stream_idle));
+        }
+        let bytes = match Limited::new(resp.into_body(), MAX_UPSTREAM_BODY).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => {
+                last = Some((
+                    p.format,
+                    Failure::new(FailureKind::Protocol, "the upstream response was cut off"),
+                ));
+                continue;
+            }
+        };
+        return match translate_response(p.format, f, &bytes, &ctx) {
+            Ok(t) => reply::json(StatusCode::OK, t.body),
+            Err(e) => {
+                let msg = format!("the upstream sent a response that could not be read: {e}");
+                reply::error(f, ErrorKind::Server, &msg)
+            }
+        };
+    }
+    failure_reply(f, last)
+}
+
+/// The final failure, in the client's shape: the upstream's own status and message when it
+/// gave one, never its credentials (they are only ever in request headers).
+pub(crate) fn failure_reply(f: Format, last: Option<(Format, Failure)>) -> Reply {
+    match last {
+        None => reply::error(f, ErrorKind::Server, "no upstream could be tried"),
+        Some((upstream, failure)) => match (&failure.kind, &failure.body) {
+            (FailureKind::Status(s), Some(body)) => {
+                let (status, body) = translate_error(upstream, f, *s, body);
+                let mut r = reply::json(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                    body,
+                );
+                if let Some(ra) = failure.retry_after
+                    && let Ok(v) = http::HeaderValue::from_str(&ra.as_secs().max(1).to_string())
+                {
+                    r.headers_mut().insert(http::header::RETRY_AFTER, v);
+                }
+                r
+            }
+            _ => {
+                let kind = match failure.kind {
+                    FailureKind::Timeout => ErrorKind::Timeout,
+                    _ => ErrorKind::Server,
+                };
+                reply::error_with_status(f, failure.status(), kind, &failure.message)
+            }
+        },
+    }
+}
+
+/// Forwards a request whose shape the upstream shares (embeddings, count_tokens) with only the
+/// model rewritten.
+pub(crate) async fn forward(
+    app: &App,
+    cand: &Candidate,
+    endpoint: Endpoint,
+    f: Format,
+    body: &[u8],
+) -> Result<Reply, (Format, Failure)> {
+    let opts = RequestOptions { model: Some(cand.model.clone()), ..RequestOptions::default() };
+    let translated = translate_request(f, f, body, &opts)
+        .map_err(|e| (f, Failure::new(FailureKind::Config, e.to_string())))?;
+    let p = &cand.provider;
+    let req = build_request(p, &cand.connection, endpoint, &cand.model, translated.body.into())
+        .map_err(|e| (p.format, Failure::new(FailureKind::Config, e.to_string())))?;
+    let resp = app.client.send(req).await.map_err(|e| (p.format, e))?;
+    let bytes = Limited::new(resp.into_body(), MAX_UPSTREAM_BODY)
+        .collect()
+        .await
+        .map_err(|_| {
+            (p.format, Failure::new(FailureKind::Protocol, "the upstream response was cut off"))
+        })?
+        .to_bytes();
+    Ok(reply::json(StatusCode::OK, bytes))
+}
