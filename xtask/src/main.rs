@@ -5,6 +5,7 @@
 //! - `fuzz [--seconds N]`: each cargo-fuzz target for N seconds (nightly toolchain).
 //! - `bench`: the criterion benchmarks of `omniroute-translate`.
 //! - `fixtures`: cases per translation pair.
+//! - `e2e`: the official Python SDKs against the server and the mock upstream, over sockets.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -69,7 +70,141 @@ fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     layers()?;
-    test()
+    test()?;
+    e2e()
+}
+
+/// Kills a child process when dropped, so a failing step leaves nothing running.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Waits until `GET /health` answers 200.
+fn wait_healthy(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s
+                .write_all(b"GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.1 200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(format!("nothing healthy on port {port}"))
+}
+
+fn e2e() -> Result<(), String> {
+    let root = root();
+    run(cargo().args(["build", "--bin", "omniroute-server", "--bin", "omniroute-mock-upstream"]))?;
+    let work = root.join("target/e2e");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let venv = root.join("target/e2e-venv");
+    if !venv.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let sdk = root.join("crates/omniroute-gateway/tests/sdk");
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(sdk.join("requirements.txt")))?;
+
+    let (mock_port, port) = (free_port()?, free_port()?);
+    let bin = root.join("target/debug");
+    let _mock = Child(
+        Command::new(bin.join("omniroute-mock-upstream"))
+            .arg(format!("127.0.0.1:{mock_port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let mock = format!("http://127.0.0.1:{mock_port}");
+    let config = format!(
+        r#"[server]
+port = {port}
+
+[[api_keys]]
+name = "e2e"
+key = "sk-e2e"
+
+[[providers]]
+id = "mock-openai"
+prefix = "mo"
+format = "openai"
+base_url = "{mock}/v1"
+models = ["gpt-mock"]
+
+[[providers]]
+id = "mock-claude"
+prefix = "mc"
+format = "claude"
+base_url = "{mock}"
+models = ["claude-mock"]
+
+[[providers]]
+id = "mock-gemini"
+format = "gemini"
+base_url = "{mock}"
+models = ["gemini-mock"]
+
+[[providers]]
+id = "mock-responses"
+format = "responses"
+base_url = "{mock}/v1"
+models = ["codex-mock"]
+
+[[connections]]
+provider = "mock-openai"
+api_key = "upstream-key-openai"
+
+[[connections]]
+provider = "mock-claude"
+api_key = "upstream-key-claude"
+
+[[connections]]
+provider = "mock-gemini"
+api_key = "upstream-key-gemini"
+
+[[connections]]
+provider = "mock-responses"
+api_key = "upstream-key-responses"
+
+[[combos]]
+name = "fallback"
+strategy = "priority"
+targets = ["mc/fail-503", "mo/gpt-mock"]
+"#
+    );
+    let config_path = work.join("config.toml");
+    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let _server = Child(
+        Command::new(bin.join("omniroute-server"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_healthy(mock_port)?;
+    wait_healthy(port)?;
+    run(Command::new(venv.join("bin/python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(&sdk)
+        .env("OMNIROUTE_URL", format!("http://127.0.0.1:{port}"))
+        .env("OMNIROUTE_KEY", "sk-e2e"))
 }
 
 /// Seeds each target's corpus with the fixtures, so fuzzing starts from real traffic.
@@ -151,6 +286,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("layers") => layers(),
         Some("fixtures") => fixtures(),
+        Some("e2e") => e2e(),
         Some("bench") => {
             run(cargo().args(["bench", "-p", "omniroute-translate", "--bench", "translate"]))
         }
@@ -163,7 +299,9 @@ fn main() -> ExitCode {
                 .unwrap_or(60);
             fuzz(seconds)
         }
-        _ => Err("usage: cargo xtask <ci|test|layers|fixtures|bench|fuzz [--seconds N]>".into()),
+        _ => {
+            Err("usage: cargo xtask <ci|test|layers|fixtures|e2e|bench|fuzz [--seconds N]>".into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

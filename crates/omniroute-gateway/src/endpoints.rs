@@ -19,7 +19,7 @@ use crate::reply::{self, Reply};
 fn format_of(path: &str) -> Format {
     if path.starts_with("/v1/messages") {
         Format::Anthropic
-    } else if path.starts_with("/v1beta") {
+    } else if path.starts_with("/v1beta") || gemini_path(path).is_some() {
         Format::Gemini
     } else {
         Format::OpenAiChat
@@ -42,9 +42,12 @@ async fn read_body(app: &App, f: Format, body: Incoming) -> Result<Bytes, Reply>
     }
 }
 
-/// Splits `/v1beta/models/{model}:{method}`; the model may contain slashes (`openai/gpt-4o`).
+/// Splits `/v1beta/models/{model}:{method}` (also `/v1/` and `/v1alpha/`, which Gemini SDKs
+/// use by version); the model may contain slashes (`openai/gpt-4o`).
 fn gemini_path(path: &str) -> Option<(String, &str)> {
-    let rest = path.strip_prefix("/v1beta/models/")?;
+    let rest = ["/v1beta/models/", "/v1/models/", "/v1alpha/models/"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p))?;
     let (model, method) = rest.rsplit_once(':')?;
     Some((model.to_owned(), method))
 }
@@ -100,7 +103,7 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
             };
             misc::embeddings(app, access, body).await
         }
-        (&Method::POST, p) if p.starts_with("/v1beta/models/") => {
+        (&Method::POST, p) if gemini_path(p).is_some() => {
             let Some((model, method)) = gemini_path(p) else {
                 return reply::error(
                     Format::Gemini,
@@ -164,5 +167,10 @@ mod tests {
             Some("streamGenerateContent")
         );
         assert_eq!(gemini_path("/v1beta/models/x"), None);
+        assert_eq!(
+            gemini_path("/v1/models/gemini-2.5-pro:generateContent").map(|x| x.1),
+            Some("generateContent")
+        );
+        assert_eq!(gemini_path("/v1/models/gpt-4o"), None);
     }
 }

@@ -118,8 +118,10 @@ fn route(path: &str) -> Option<(Format, Option<String>, Option<bool>)> {
         Some((Format::Anthropic, None, None))
     } else if path.ends_with("/responses") {
         Some((Format::Responses, None, None))
-    } else if let Some(i) = path.find("/v1beta/models/") {
-        let rest = &path[i + "/v1beta/models/".len()..];
+    } else if let Some(rest) = ["/v1beta/models/", "/v1/models/"]
+        .iter()
+        .find_map(|p| path.find(p).map(|i| &path[i + p.len()..]))
+    {
         let (model, method) = rest.rsplit_once(':')?;
         Some((Format::Gemini, Some(model.to_owned()), Some(method == "streamGenerateContent")))
     } else {
@@ -135,6 +137,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
+    if req.method() == http::Method::GET && path == "/health" {
+        return Ok(full(StatusCode::OK, "application/json", r#"{"status":"ok"}"#));
+    }
     if req.method() == http::Method::GET && path == "/_mock/requests" {
         let list: Vec<Value> = state
             .requests

@@ -28,12 +28,15 @@ pub(crate) struct GenerateRequest {
     #[serde(default)]
     pub(crate) contents: Vec<Content>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "system_instruction")]
     pub(crate) system_instruction: Option<Content>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tools: Option<Vec<GTool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "tool_config")]
     pub(crate) tool_config: Option<ToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "generation_config")]
     pub(crate) generation_config: Option<GenerationConfig>,
     #[serde(flatten, skip_deserializing)]
     pub(crate) extra: Map<String, Value>,
@@ -55,14 +58,19 @@ pub(crate) struct GPart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) thought: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thought_signature")]
     pub(crate) thought_signature: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "inline_data")]
     pub(crate) inline_data: Option<Blob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "file_data")]
     pub(crate) file_data: Option<FileData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_call")]
     pub(crate) function_call: Option<FunctionCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_response")]
     pub(crate) function_response: Option<FunctionResponse>,
     #[serde(flatten)]
     pub(crate) other: Map<String, Value>,
@@ -71,6 +79,7 @@ pub(crate) struct GPart {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Blob {
+    #[serde(alias = "mime_type")]
     pub(crate) mime_type: String,
     pub(crate) data: String,
 }
@@ -79,7 +88,9 @@ pub(crate) struct Blob {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "mime_type")]
     pub(crate) mime_type: Option<String>,
+    #[serde(alias = "file_uri")]
     pub(crate) file_uri: String,
 }
 
@@ -105,6 +116,7 @@ pub(crate) struct FunctionResponse {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_declarations")]
     pub(crate) function_declarations: Option<Vec<FunctionDeclaration>>,
     #[serde(flatten)]
     pub(crate) other: Map<String, Value>,
@@ -119,6 +131,7 @@ pub(crate) struct FunctionDeclaration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) parameters: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "parameters_json_schema")]
     pub(crate) parameters_json_schema: Option<Value>,
 }
 
@@ -126,6 +139,7 @@ pub(crate) struct FunctionDeclaration {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ToolConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_calling_config")]
     pub(crate) function_calling_config: Option<FunctionCallingConfig>,
 }
 
@@ -135,6 +149,7 @@ pub(crate) struct FunctionCallingConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "allowed_function_names")]
     pub(crate) allowed_function_names: Option<Vec<String>>,
 }
 
@@ -144,28 +159,39 @@ pub(crate) struct GenerationConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) temperature: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "top_p")]
     pub(crate) top_p: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "top_k")]
     pub(crate) top_k: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "max_output_tokens")]
     pub(crate) max_output_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "stop_sequences")]
     pub(crate) stop_sequences: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "candidate_count")]
     pub(crate) candidate_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) seed: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "presence_penalty")]
     pub(crate) presence_penalty: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "frequency_penalty")]
     pub(crate) frequency_penalty: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "response_mime_type")]
     pub(crate) response_mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "response_schema")]
     pub(crate) response_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "response_json_schema")]
     pub(crate) response_json_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thinking_config")]
     pub(crate) thinking_config: Option<ThinkingConfig>,
     #[serde(flatten)]
     pub(crate) other: Map<String, Value>,
@@ -175,10 +201,13 @@ pub(crate) struct GenerationConfig {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ThinkingConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thinking_budget")]
     pub(crate) thinking_budget: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "include_thoughts")]
     pub(crate) include_thoughts: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thinking_level")]
     pub(crate) thinking_level: Option<String>,
 }
 
@@ -189,12 +218,16 @@ pub(crate) struct GenerateResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) candidates: Vec<Candidate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "usage_metadata")]
     pub(crate) usage_metadata: Option<UsageMetadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "model_version")]
     pub(crate) model_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "response_id")]
     pub(crate) response_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "prompt_feedback")]
     pub(crate) prompt_feedback: Option<Value>,
     #[serde(default, skip_serializing)]
     pub(crate) error: Option<Value>,
@@ -206,10 +239,12 @@ pub(crate) struct Candidate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) content: Option<Content>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "finish_reason")]
     pub(crate) finish_reason: Option<String>,
     #[serde(default)]
     pub(crate) index: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "safety_ratings")]
     pub(crate) safety_ratings: Option<Value>,
 }
 
@@ -217,14 +252,19 @@ pub(crate) struct Candidate {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UsageMetadata {
     #[serde(default)]
+    #[serde(alias = "prompt_token_count")]
     pub(crate) prompt_token_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "candidates_token_count")]
     pub(crate) candidates_token_count: Option<u64>,
     #[serde(default)]
+    #[serde(alias = "total_token_count")]
     pub(crate) total_token_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "cached_content_token_count")]
     pub(crate) cached_content_token_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thoughts_token_count")]
     pub(crate) thoughts_token_count: Option<u64>,
 }
 

@@ -144,3 +144,18 @@ fn unknown_fields_survive_between_openai_formats_only() {
     assert!(v.get("x_custom_flag").is_none());
     assert!(to_responses.notes.iter().any(|n| n.0.contains("x_custom_flag")));
 }
+
+#[test]
+fn gemini_accepts_proto_json_snake_case_names() {
+    // Google's SDKs send some fields in snake_case (proto JSON allows both spellings).
+    let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],
+        "system_instruction":{"parts":[{"text":"be nice"}]},
+        "tools":[{"function_declarations":[{"name":"f","parameters_json_schema":{"type":"object","required":["x"]}}]}],
+        "generation_config":{"max_output_tokens":7}}"#;
+    let t = translate_request(Format::Gemini, Format::OpenAiChat, body, &RequestOptions::default())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+    assert_eq!(v["messages"][0]["content"], "be nice");
+    assert_eq!(v["tools"][0]["function"]["parameters"]["required"][0], "x");
+    assert_eq!(v["max_tokens"], 7);
+}
