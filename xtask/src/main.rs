@@ -257,6 +257,141 @@ fn fuzz(seconds: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn bench_translate() -> Result<(), String> {
+    run(cargo().args(["bench", "-p", "omniroute-translate", "--bench", "translate"]))
+}
+
+/// Resident memory of a process in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn field(json: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    json.find(&key)
+        .map(|i| &json[i + key.len()..])
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The gateway in front of the mock upstream vs the mock alone, under load from a second
+/// process: added latency, throughput, memory and start-up time.
+fn bench_load() -> Result<(), String> {
+    let root = root();
+    run(cargo().args([
+        "build",
+        "--release",
+        "--bin",
+        "omniroute-server",
+        "--bin",
+        "omniroute-mock-upstream",
+        "--bin",
+        "omniroute-load",
+    ]))?;
+    let bin = root.join("target/release");
+    let work = root.join("target/bench");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let (mock_port, port) = (free_port()?, free_port()?);
+    let _mock = Child(
+        Command::new(bin.join("omniroute-mock-upstream"))
+            .arg(format!("127.0.0.1:{mock_port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_healthy(mock_port)?;
+    let config = format!(
+        "[server]\nport = {port}\n\n[[api_keys]]\nname = \"bench\"\nkey = \"sk-bench\"\n\n[[providers]]\nid = \"mock-openai\"\nprefix = \"mo\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:{mock_port}/v1\"\nmodels = [\"gpt-mock\"]\n\n[[connections]]\nprovider = \"mock-openai\"\napi_key = \"upstream\"\n"
+    );
+    let config_path = work.join("config.toml");
+    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let server = Child(
+        Command::new(bin.join("omniroute-server"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_healthy(port)?;
+    let startup = started.elapsed();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = server.0.id();
+    let idle_rss = rss_kib(pid);
+    let seconds = std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "5".into());
+    let load =
+        |url: &str, conns: usize, body: &str, pid: Option<u32>| -> Result<(String, u64), String> {
+            let mut child = Command::new(bin.join("omniroute-load"))
+                .args([url, &conns.to_string(), &seconds, body])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            let mut peak = 0;
+            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                if let Some(p) = pid {
+                    peak = peak.max(rss_kib(p));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            Ok((String::from_utf8_lossy(&out.stdout).trim().to_owned(), peak))
+        };
+    let direct_body = r#"{"model":"gpt-mock","messages":[{"role":"user","content":"hello"}]}"#;
+    let gw_body = r#"{"model":"mo/gpt-mock","messages":[{"role":"user","content":"hello"}]}"#;
+    let mut report = String::new();
+    let mut loaded_rss = 0;
+    report.push_str(
+        "conns | mock p50/p99 us | gateway p50/p99 us | added p50/p99 us | gateway rps | errors\n",
+    );
+    for conns in [1usize, 64, 512] {
+        let (direct, _) = load(
+            &format!("http://127.0.0.1:{mock_port}/v1/chat/completions"),
+            conns,
+            direct_body,
+            None,
+        )?;
+        let (gw, peak) = load(
+            &format!("http://127.0.0.1:{port}/v1/chat/completions"),
+            conns,
+            gw_body,
+            Some(pid),
+        )?;
+        loaded_rss = loaded_rss.max(peak);
+        let (d50, d99, g50, g99) = (
+            field(&direct, "p50_us"),
+            field(&direct, "p99_us"),
+            field(&gw, "p50_us"),
+            field(&gw, "p99_us"),
+        );
+        report.push_str(&format!(
+            "{conns:>5} | {d50:>6} / {d99:<7} | {g50:>6} / {g99:<7} | {:>6} / {:<7} | {:>8} | {}\n",
+            g50.saturating_sub(d50),
+            g99.saturating_sub(d99),
+            field(&gw, "rps"),
+            field(&gw, "errors") + field(&direct, "errors"),
+        ));
+    }
+    report.push_str(&format!(
+        "start-up to first served request: {:.1} ms\nidle RSS: {:.1} MiB, peak RSS under load: {:.1} MiB\n",
+        startup.as_secs_f64() * 1000.0,
+        idle_rss as f64 / 1024.0,
+        loaded_rss as f64 / 1024.0
+    ));
+    #[expect(clippy::print_stdout, reason = "the report is the output")]
+    {
+        print!("{report}");
+    }
+    std::fs::write(work.join("report.txt"), report).map_err(|e| e.to_string())
+}
+
 fn fixtures() -> Result<(), String> {
     let dir = root().join("fixtures/translate");
     let mut pairs: Vec<_> =
@@ -287,9 +422,11 @@ fn main() -> ExitCode {
         Some("layers") => layers(),
         Some("fixtures") => fixtures(),
         Some("e2e") => e2e(),
-        Some("bench") => {
-            run(cargo().args(["bench", "-p", "omniroute-translate", "--bench", "translate"]))
-        }
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("--translate") => bench_translate(),
+            Some("--load") => bench_load(),
+            _ => bench_translate().and_then(|()| bench_load()),
+        },
         Some("fuzz") => {
             let seconds = args
                 .iter()
@@ -300,7 +437,7 @@ fn main() -> ExitCode {
             fuzz(seconds)
         }
         _ => {
-            Err("usage: cargo xtask <ci|test|layers|fixtures|e2e|bench|fuzz [--seconds N]>".into())
+            Err("usage: cargo xtask <ci|test|layers|fixtures|e2e|bench [--translate|--load]|fuzz [--seconds N]>".into())
         }
     };
     match result {
