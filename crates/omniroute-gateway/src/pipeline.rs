@@ -129,6 +129,9 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
             let translator = StreamTranslator::new(p.format, f, ctx);
             return reply::sse(SseBody::new(resp.into_body(), translator, app.stream_idle));
         }
+        if p.format == f && ctx.tool_names.is_empty() && !ctx.normalize {
+            return reply::passthrough(resp);
+        }
         let bytes = match Limited::new(resp.into_body(), MAX_UPSTREAM_BODY).collect().await {
             Ok(c) => c.to_bytes(),
             Err(_) => {
