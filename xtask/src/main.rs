@@ -189,7 +189,7 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
     );
     let config_path = work.join("config.toml");
     std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-    let _server = Child(
+    let server = Child(
         Command::new(bin.join("omniroute-server"))
             .arg("--config")
             .arg(&config_path)
@@ -204,7 +204,24 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(&sdk)
         .env("OMNIROUTE_URL", format!("http://127.0.0.1:{port}"))
-        .env("OMNIROUTE_KEY", "sk-e2e"))
+        .env("OMNIROUTE_KEY", "sk-e2e"))?;
+    stops_cleanly(server)
+}
+
+/// SIGTERM must stop the server with exit code 0 within its grace period.
+fn stops_cleanly(mut server: Child) -> Result<(), String> {
+    run(Command::new("kill").args(["-TERM", &server.0.id().to_string()]))?;
+    for _ in 0..100 {
+        if let Some(status) = server.0.try_wait().map_err(|e| e.to_string())? {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("server exited with {status} on SIGTERM"))
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err("server did not stop within 5 s of SIGTERM".into())
 }
 
 /// Seeds each target's corpus with the fixtures, so fuzzing starts from real traffic.

@@ -87,6 +87,8 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
                 MaxTokensField::MaxTokens
             },
             reasoning_content_history: p.quirks.reasoning_content_history,
+            system_as_user: p.quirks.system_as_user,
+            stream_usage: !p.quirks.no_stream_options,
             stream: Some(stream),
             ..RequestOptions::default()
         };

@@ -6,7 +6,9 @@
 //! - `fail-429` → 429 with `Retry-After: 1`; `fail-500`, `fail-503`, `fail-400` → that status,
 //!   each with an error body in the format's own shape;
 //! - `slow-<ms>` → waits that long before the response headers;
-//! - `cut` → a stream that stops after its first events, without its end marker.
+//! - `cut` → a stream that stops after its first events, without its end marker;
+//! - `long` → a stream of 500 words, 10 ms apart, that notices when its reader goes away
+//!   ([`Mock::aborted_streams`]).
 //!
 //! Otherwise it answers: a call to the first tool (arguments filled from the tool's schema)
 //! when tools are offered and the last turn is not a tool result; an echo of the tool result
@@ -47,6 +49,7 @@ pub struct Recorded {
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<Recorded>>,
+    aborted: std::sync::atomic::AtomicUsize,
 }
 
 /// A running mock.
@@ -93,6 +96,11 @@ impl Mock {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Streams whose reader went away before the end.
+    pub fn aborted_streams(&self) -> usize {
+        self.state.aborted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request received so far.
@@ -215,7 +223,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .ok()
         .and_then(|t| serde_json::from_slice(&t.body).ok())
         .unwrap_or_else(|| if format == Format::OpenAiChat { parsed.clone() } else { Value::Null });
-    let completion = answer(&chat, &model, body.len());
+    let mut completion = answer(&chat, &model, body.len());
+    let long = model.contains("long");
+    if long {
+        completion["choices"][0]["message"]["content"] = Value::from(vec!["word"; 500].join(" "));
+    }
     let ctx = ResponseContext { now: 1_700_000_000, ..Default::default() };
     if !stream {
         let bytes = serde_json::to_vec(&completion).unwrap_or_default();
@@ -227,6 +239,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     let chunks = chunks_of(&completion);
     let cut = model.contains("cut");
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
+    let st = state.clone();
     tokio::spawn(async move {
         let mut t = StreamTranslator::new(Format::OpenAiChat, format, ctx);
         let total = chunks.len();
@@ -237,9 +250,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             let mut out = Vec::new();
             t.feed(c.as_bytes(), &mut out);
             if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
+                st.aborted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 return;
             }
-            tokio::task::yield_now().await;
+            if long {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
         }
         let mut out = Vec::new();
         let _ = t.finish(&mut out);

@@ -37,6 +37,10 @@ pub struct Quirks {
     pub strip_response_fields: Vec<String>,
     /// The upstream serves OpenAI-shaped `/embeddings`.
     pub embeddings: bool,
+    /// The upstream rejects the `system` role: system prompts go as user turns.
+    pub system_as_user: bool,
+    /// The upstream rejects `stream_options` (so streams are asked for without usage).
+    pub no_stream_options: bool,
 }
 
 /// One provider: where it lives and how it is called.
@@ -102,6 +106,10 @@ pub(crate) struct Entry {
     #[serde(default)]
     embeddings: bool,
     #[serde(default)]
+    system_as_user: bool,
+    #[serde(default)]
+    no_stream_options: bool,
+    #[serde(default)]
     account_id_required: bool,
     #[serde(default)]
     local: bool,
@@ -166,6 +174,8 @@ impl Entry {
                 reasoning_content_history: self.reasoning_content_history,
                 strip_response_fields: self.strip_response_fields,
                 embeddings: self.embeddings || format == Format::OpenAiChat && self.local,
+                system_as_user: self.system_as_user,
+                no_stream_options: self.no_stream_options,
             },
         })
     }
@@ -251,6 +261,8 @@ impl Registry {
             reasoning_content_history: true,
             strip_response_fields: Vec::new(),
             embeddings: true,
+            system_as_user: false,
+            no_stream_options: false,
             account_id_required: false,
             local: false,
             extra_headers: HashMap::new(),

@@ -159,6 +159,9 @@ pub struct RequestOptions {
     pub reasoning_content_history: bool,
     /// Overrides the client's stream flag (Gemini clients choose streaming by URL).
     pub stream: Option<bool>,
+    /// OpenAI Chat targets: ask for usage in streams with `stream_options.include_usage`
+    /// (some OpenAI-compatible servers reject the field).
+    pub stream_usage: bool,
 }
 
 impl Default for RequestOptions {
@@ -171,6 +174,7 @@ impl Default for RequestOptions {
             max_tokens_field: MaxTokensField::MaxTokens,
             reasoning_content_history: true,
             stream: None,
+            stream_usage: true,
         }
     }
 }

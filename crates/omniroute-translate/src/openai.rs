@@ -666,7 +666,8 @@ pub(crate) fn request_from_ir(
         reasoning_effort: reasoning_effort(ir.reasoning.as_ref()),
         stream: ir.stream.then_some(true),
         // The gateway needs the upstream's own usage: always ask for it on streams.
-        stream_options: ir.stream.then_some(StreamOptions { include_usage: Some(true) }),
+        stream_options: (ir.stream && opts.stream_usage)
+            .then_some(StreamOptions { include_usage: Some(true) }),
         user: ir.user.clone(),
         extra,
     };

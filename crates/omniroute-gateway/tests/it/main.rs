@@ -22,6 +22,10 @@ struct Env {
 }
 
 async fn start(extra: &str) -> Env {
+    start_with("", extra).await
+}
+
+async fn start_with(server_extra: &str, extra: &str) -> Env {
     let mock = Mock::start().await.unwrap();
     let url = mock.url();
     let toml = format!(
@@ -29,6 +33,7 @@ async fn start(extra: &str) -> Env {
 [server]
 port = 0
 max_body_bytes = 4096
+{server_extra}
 
 [[providers]]
 id = "mock-openai"
@@ -335,4 +340,45 @@ async fn embeddings_and_token_counts() {
         .await;
     assert_eq!(s, 200);
     assert!(v["input_tokens"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_upstream_stream() {
+    let env = start("").await;
+    let req = http::Request::post(format!("http://{}/v1/messages", env.addr))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            json!({"model": "mo/long", "max_tokens": 5, "stream": true,
+            "messages": [{"role": "user", "content": "go"}]})
+            .to_string(),
+        )))
+        .unwrap();
+    let resp = env.client.request(req).await.unwrap();
+    let mut body = resp.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    drop(body); // the client goes away mid-stream
+    for _ in 0..100 {
+        if env.mock.aborted_streams() == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the upstream stream was not cancelled");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_times_out_and_falls_back() {
+    let env = start_with(
+        "request_timeout_ms = 300",
+        "[[combos]]\nname = \"slow-first\"\ntargets = [\"mc/slow-2000\", \"mo/gpt-mock\"]\n",
+    )
+    .await;
+    let t = std::time::Instant::now();
+    let (s, v) = env.post("/v1/chat/completions", chat("slow-first", false)).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(t.elapsed() < std::time::Duration::from_millis(1500));
+    let (s, v) = env.post("/v1/chat/completions", chat("mc/slow-2000", false)).await;
+    assert_eq!(s, 504, "{v}");
+    assert_eq!(v["error"]["type"], "server_error");
 }
