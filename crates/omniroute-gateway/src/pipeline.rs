@@ -125,6 +125,8 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
             now: now(),
             include_usage: facts.include_usage,
             normalize: !p.quirks.strip_response_fields.is_empty(),
+            // Used only if the upstream reports no usage; about four bytes per token.
+            estimated_input_tokens: (body.len() as u64).div_ceil(4),
             ..ResponseContext::default()
         };
         if stream {

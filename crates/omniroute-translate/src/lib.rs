@@ -212,6 +212,9 @@ pub struct ResponseContext {
     /// Re-encode same-format traffic through the IR, which drops fields the format does not
     /// define (for upstreams that add their own, like Groq's `x_groq`).
     pub normalize: bool,
+    /// The caller's estimate of the prompt's tokens, used only when the upstream reports no
+    /// usage at all (never added to reported counts).
+    pub estimated_input_tokens: u64,
 }
 
 impl Default for ResponseContext {
@@ -223,6 +226,7 @@ impl Default for ResponseContext {
             split_think_tags: true,
             model: None,
             normalize: false,
+            estimated_input_tokens: 0,
         }
     }
 }
@@ -298,6 +302,10 @@ pub fn translate_response(
         Format::Responses => responses::response_to_ir(body)?,
     };
     ctx.tool_names.restore_response(&mut ir);
+    if ir.usage.is_none() {
+        ir.usage = Some(estimate_usage(&ir.parts, ctx.estimated_input_tokens));
+        notes.push(Note("usage estimated: the upstream reported none".into()));
+    }
     if let Some(model) = &ctx.model {
         ir.model = model.clone();
     }
@@ -308,6 +316,25 @@ pub fn translate_response(
         Format::Responses => responses::response_from_ir(&ir, ctx, &mut notes),
     }?;
     Ok(TranslatedResponse { body, notes })
+}
+
+/// About four bytes of text per token: the estimate used only when an upstream reports no
+/// usage.
+pub(crate) fn estimate_output(bytes: usize) -> u64 {
+    (bytes as u64).div_ceil(4)
+}
+
+fn estimate_usage(parts: &[ir::Part], input: u64) -> ir::Usage {
+    let bytes: usize = parts
+        .iter()
+        .map(|p| match p {
+            ir::Part::Text { text, .. } => text.len(),
+            ir::Part::Thinking(t) => t.text.len(),
+            ir::Part::ToolCall(c) => c.name.len() + c.arguments.len(),
+            _ => 0,
+        })
+        .sum();
+    ir::Usage { input, output: estimate_output(bytes), ..Default::default() }
 }
 
 /// Serializes a wire value; wire types contain only maps with string keys, so this cannot fail

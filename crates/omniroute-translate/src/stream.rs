@@ -6,7 +6,7 @@
 //! stream are parsed, to account for usage and to notice a stream that was cut short.
 
 use crate::error::TranslateError;
-use crate::ir::{BlockKind, ErrorInfo, ErrorKind, Event, Usage};
+use crate::ir::{BlockKind, Delta, ErrorInfo, ErrorKind, Event, Usage};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::{Format, ResponseContext, anthropic, gemini, openai, responses};
 
@@ -148,6 +148,9 @@ pub struct StreamTranslator {
     events: Vec<SseEvent>,
     ir: Vec<Event>,
     usage: Option<Usage>,
+    /// Bytes of generated text, for an estimate when the upstream reports no usage.
+    generated: usize,
+    estimated: bool,
     problem: Option<StreamError>,
     /// Passthrough of Responses streams: the last `sequence_number` seen, so a terminal error
     /// event can continue the numbering.
@@ -171,6 +174,8 @@ impl StreamTranslator {
             events: Vec::new(),
             ir: Vec::new(),
             usage: None,
+            generated: 0,
+            estimated: false,
             problem: None,
             last_seq: None,
         }
@@ -190,9 +195,15 @@ impl StreamTranslator {
         }
     }
 
-    /// The usage the upstream reported so far.
+    /// The usage the upstream reported so far (or, once the stream ended without any, the
+    /// estimate that was sent to the client: see [`StreamTranslator::usage_is_estimate`]).
     pub fn usage(&self) -> Option<TokenUsage> {
         self.usage.map(TokenUsage::from)
+    }
+
+    /// True when the upstream reported no usage and [`StreamTranslator::usage`] is an estimate.
+    pub fn usage_is_estimate(&self) -> bool {
+        self.estimated
     }
 
     /// Feeds a chunk of upstream bytes; appends whatever the client should receive to `out`.
@@ -296,6 +307,23 @@ impl StreamTranslator {
 
     fn emit(&mut self, ir: &mut Vec<Event>, out: &mut Vec<u8>) {
         for mut e in ir.drain(..) {
+            if let Event::Delta {
+                delta: Delta::Text(t) | Delta::Thinking(t) | Delta::Arguments(t),
+                ..
+            } = &e
+            {
+                self.generated += t.len();
+            }
+            if e == Event::Done && self.usage.is_none() {
+                let u = Usage {
+                    input: self.ctx.estimated_input_tokens,
+                    output: crate::estimate_output(self.generated),
+                    ..Usage::default()
+                };
+                self.usage = Some(u);
+                self.estimated = true;
+                self.encoder.encode(Event::Usage(u), out);
+            }
             self.note(&e);
             if let Event::BlockStart { kind: BlockKind::ToolCall { name, .. }, .. } = &mut e
                 && !self.ctx.tool_names.is_empty()

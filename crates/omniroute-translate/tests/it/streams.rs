@@ -101,3 +101,25 @@ fn recorded_streams_translate_the_same_however_split() {
         }
     }
 }
+
+#[test]
+fn usage_is_estimated_only_when_the_upstream_gives_none() {
+    let dir = repo_root().join("fixtures/streams/openai");
+    let with = std::fs::read(dir.join("text-usage.sse")).unwrap();
+    let without = std::fs::read(dir.join("length-crlf.sse")).unwrap();
+    let run_usage = |bytes: &[u8]| {
+        let ctx = ResponseContext { estimated_input_tokens: 1000, ..ctx() };
+        let mut t = StreamTranslator::new(Format::OpenAiChat, Format::Anthropic, ctx);
+        let mut out = Vec::new();
+        t.feed(bytes, &mut out);
+        t.finish(&mut out).unwrap();
+        (t.usage().unwrap(), t.usage_is_estimate())
+    };
+    let (u, estimated) = run_usage(&with);
+    assert!(!estimated);
+    assert_ne!(u.input, 1000, "reported counts are never replaced by the estimate");
+    let (u, estimated) = run_usage(&without);
+    assert!(estimated);
+    assert_eq!(u.input, 1000);
+    assert!(u.output > 0);
+}
