@@ -6,7 +6,7 @@ use omniroute_providers::Endpoint;
 use omniroute_translate::{ErrorKind, Format, peek_request};
 use serde_json::json;
 
-use crate::app::App;
+use crate::app::{App, Candidate};
 use crate::auth::Access;
 use crate::pipeline::{self, Call};
 use crate::reply::{self, Reply};
@@ -30,19 +30,28 @@ pub(super) fn api_health(app: &App) -> Reply {
     reply::json(StatusCode::OK, json!({"status": "ok", "providers": providers}).to_string())
 }
 
+/// Reads the model of a request and plans its candidates.
+fn plan(
+    app: &App,
+    access: Access<'_>,
+    f: Format,
+    body: &[u8],
+) -> Result<(String, Vec<Candidate>), Reply> {
+    let model = peek_request(f, body)
+        .map_err(|e| reply::error(f, ErrorKind::InvalidRequest, &e.to_string()))?
+        .model;
+    let model = model
+        .ok_or_else(|| reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`"))?;
+    let call = Call { format: f, access, path_model: None, path_stream: None };
+    let candidates = pipeline::plan(app, &call, &model)?;
+    Ok((model, candidates))
+}
+
 /// `POST /v1/embeddings`, to OpenAI-format providers that serve them.
 pub(super) async fn embeddings(app: &App, access: Access<'_>, body: Bytes) -> Reply {
     let f = Format::OpenAiChat;
-    let model = match peek_request(f, &body) {
-        Ok(facts) => facts.model,
-        Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
-    };
-    let Some(model) = model else {
-        return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
-    };
-    let call = Call { format: f, access, path_model: None, path_stream: None };
-    let candidates = match pipeline::plan(app, &call, &model) {
-        Ok(c) => c,
+    let (model, candidates) = match plan(app, access, f, &body) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let mut last = None;
@@ -72,16 +81,8 @@ pub(super) async fn embeddings(app: &App, access: Access<'_>, body: Bytes) -> Re
 /// estimate (4 bytes of text per token), since they offer no counting endpoint of this shape.
 pub(super) async fn count_tokens(app: &App, access: Access<'_>, body: Bytes) -> Reply {
     let f = Format::Anthropic;
-    let model = match peek_request(f, &body) {
-        Ok(facts) => facts.model,
-        Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
-    };
-    let Some(model) = model else {
-        return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
-    };
-    let call = Call { format: f, access, path_model: None, path_stream: None };
-    let candidates = match pipeline::plan(app, &call, &model) {
-        Ok(c) => c,
+    let candidates = match plan(app, access, f, &body) {
+        Ok((_, c)) => c,
         Err(r) => return r,
     };
     if let Some(cand) = candidates.iter().find(|c| c.provider.format == Format::Anthropic)
