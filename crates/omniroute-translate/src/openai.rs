@@ -1186,6 +1186,9 @@ impl Encoder {
     }
 
     pub(crate) fn encode(&mut self, ev: Event, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
         match ev {
             Event::Start { id, model, created } => {
                 self.id = chat_id(&id);

@@ -222,6 +222,11 @@ impl StreamTranslator {
     fn drain(&mut self, out: &mut Vec<u8>) {
         let events = std::mem::take(&mut self.events);
         for ev in &events {
+            // Once the stream has ended (an error included) nothing more is written, however
+            // many events the same chunk still holds: the output must not depend on chunking.
+            if self.is_finished() {
+                break;
+            }
             if self.passthrough {
                 self.observe(ev);
             } else {

@@ -123,3 +123,23 @@ fn usage_is_estimated_only_when_the_upstream_gives_none() {
     assert_eq!(u.input, 1000);
     assert!(u.output > 0);
 }
+
+/// Found by the `streams` fuzz target: several invalid events in one chunk wrote one error
+/// event each when fed whole, but only the first when split.
+#[test]
+fn invalid_events_end_the_stream_once_however_split() {
+    let bytes = b"data: {\"type\": tru}\n\ndata: {\"type\": fals}\n\ndata: [1,\n\n";
+    for (upstream, client) in
+        [(Format::Anthropic, Format::OpenAiChat), (Format::Gemini, Format::OpenAiChat)]
+    {
+        let (whole, end) = run(upstream, client, &[bytes]);
+        assert_eq!(String::from_utf8_lossy(&whole).matches("\"error\"").count(), 1);
+        for i in 0..=bytes.len() {
+            assert_eq!(
+                run(upstream, client, &[&bytes[..i], &bytes[i..]]),
+                (whole.clone(), end.clone()),
+                "split at {i}"
+            );
+        }
+    }
+}
