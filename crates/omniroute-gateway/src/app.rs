@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use omniroute_core::Secret;
@@ -30,6 +32,33 @@ pub(crate) struct Candidate {
     pub(crate) connection: Connection,
 }
 
+/// What the gateway has seen of one provider since start-up, for `/api/health`.
+#[derive(Debug, Default)]
+pub(crate) struct ProviderStats {
+    pub(crate) ok: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    /// Unix seconds of the last success and the last failure (0: never).
+    pub(crate) last_ok: AtomicU64,
+    pub(crate) last_failed: AtomicU64,
+    /// The last failure's label and HTTP status.
+    pub(crate) last_failure: Mutex<Option<(&'static str, u16)>>,
+}
+
+impl ProviderStats {
+    pub(crate) fn success(&self, now: u64) {
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        self.last_ok.store(now, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failure(&self, now: u64, label: &'static str, status: u16) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.last_failed.store(now, Ordering::Relaxed);
+        if let Ok(mut l) = self.last_failure.lock() {
+            *l = Some((label, status));
+        }
+    }
+}
+
 /// Everything a request needs, shared by all connections.
 #[derive(Debug)]
 pub struct App {
@@ -45,6 +74,7 @@ pub struct App {
     pub(crate) shutdown_grace: Duration,
     pub(crate) host: std::net::IpAddr,
     pub(crate) port: u16,
+    pub(crate) stats: HashMap<String, ProviderStats>,
 }
 
 impl App {
@@ -127,7 +157,10 @@ impl App {
             request_timeout,
             ..ClientConfig::default()
         });
+        let stats =
+            registry.providers().iter().map(|p| (p.id.clone(), ProviderStats::default())).collect();
         Ok(App {
+            stats,
             registry,
             connections,
             combos,

@@ -109,9 +109,18 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
                 continue;
             }
         };
+        let stats = app.stats.get(&p.id);
         let resp = match app.client.send(req).await {
-            Ok(r) => r,
+            Ok(r) => {
+                if let Some(s) = stats {
+                    s.success(now());
+                }
+                r
+            }
             Err(failure) => {
+                if let Some(s) = stats {
+                    s.failure(now(), failure.label(), failure.status());
+                }
                 let retry = failure.is_retryable();
                 last = Some((p.format, failure));
                 if retry {

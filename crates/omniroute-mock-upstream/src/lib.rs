@@ -7,6 +7,7 @@
 //!   each with an error body in the format's own shape;
 //! - `slow-<ms>` → waits that long before the response headers;
 //! - `cut` → a stream that stops after its first events, without its end marker;
+//! - `stall` → a stream that sends its first events, then goes quiet for 5 s;
 //! - `long` → a stream of 500 words, 10 ms apart, that notices when its reader goes away
 //!   ([`Mock::aborted_streams`]).
 //!
@@ -238,6 +239,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     }
     let chunks = chunks_of(&completion);
     let cut = model.contains("cut");
+    let stall = model.contains("stall");
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
     let st = state.clone();
     tokio::spawn(async move {
@@ -253,7 +255,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 st.aborted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 return;
             }
-            if long {
+            if stall && i == 1 {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            } else if long {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             } else {
                 tokio::task::yield_now().await;

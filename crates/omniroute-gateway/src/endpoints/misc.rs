@@ -15,16 +15,31 @@ pub(super) fn health() -> Reply {
     reply::json(StatusCode::OK, r#"{"status":"ok"}"#)
 }
 
-/// Per-provider state: what is configured and reachable.
+/// Per-provider state: what is reachable, and how its calls went since start-up.
 pub(super) fn api_health(app: &App) -> Reply {
+    use std::sync::atomic::Ordering::Relaxed;
     let providers: Vec<_> = app
         .registry
         .providers()
         .iter()
         .filter(|p| app.usable(p))
         .map(|p| {
-            json!({"id": p.id, "format": p.format.id(),
-                "connections": app.connections.get(&p.id).map_or(0, Vec::len), "status": "configured"})
+            let s = app.stats.get(&p.id);
+            let get = |f: fn(&crate::app::ProviderStats) -> u64| s.map_or(0, f);
+            let (ok, failed) = (get(|s| s.ok.load(Relaxed)), get(|s| s.failed.load(Relaxed)));
+            let (last_ok, last_failed) =
+                (get(|s| s.last_ok.load(Relaxed)), get(|s| s.last_failed.load(Relaxed)));
+            let status = match (ok + failed, last_failed > last_ok) {
+                (0, _) => "idle",
+                (_, true) => "failing",
+                (_, false) => "ok",
+            };
+            let last_failure = s
+                .and_then(|s| s.last_failure.lock().ok().and_then(|l| *l))
+                .map(|(kind, code)| json!({"kind": kind, "status": code, "at": last_failed}));
+            json!({"id": p.id, "format": p.format.id(), "status": status,
+                "connections": app.connections.get(&p.id).map_or(0, Vec::len),
+                "requests_ok": ok, "requests_failed": failed, "last_failure": last_failure})
         })
         .collect();
     reply::json(StatusCode::OK, json!({"status": "ok", "providers": providers}).to_string())

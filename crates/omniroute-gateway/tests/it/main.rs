@@ -382,3 +382,30 @@ async fn a_slow_upstream_times_out_and_falls_back() {
     assert_eq!(s, 504, "{v}");
     assert_eq!(v["error"]["type"], "server_error");
 }
+
+#[tokio::test]
+async fn a_quiet_stream_is_ended_after_the_idle_timeout() {
+    let env = start_with("stream_idle_timeout_ms = 200", "").await;
+    let t = std::time::Instant::now();
+    let (s, text) = env.post_raw("/v1/chat/completions", chat("mo/stall", true)).await;
+    assert_eq!(s, 200);
+    assert!(t.elapsed() < std::time::Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(text.contains("\"error\""), "{text}");
+    assert!(!text.contains("[DONE]"), "a cut stream must not look complete");
+}
+
+#[tokio::test]
+async fn api_health_reports_each_providers_calls() {
+    let env = start("").await;
+    env.post("/v1/chat/completions", chat("fallback", false)).await; // claude fails, openai answers
+    let (s, _, b) = env.send("GET", "/api/health", &[], "").await;
+    assert_eq!(s, 200);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    let p = |id: &str| {
+        v["providers"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap().clone()
+    };
+    assert_eq!(p("mock-claude")["status"], "failing");
+    assert_eq!(p("mock-claude")["last_failure"]["status"], 503);
+    assert_eq!(p("mock-openai")["status"], "ok");
+    assert_eq!(p("mock-gemini")["status"], "idle");
+}
