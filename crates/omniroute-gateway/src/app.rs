@@ -24,6 +24,19 @@ pub enum BuildError {
     Invalid(String),
 }
 
+/// Why a model name gives no upstream to try.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PlanError {
+    /// The name does not resolve to a provider.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The provider exists but has no account configured.
+    #[error(
+        "provider `{0}` has no connection: add a [[connections]] entry with its API key (GET /v1/models lists what is reachable)"
+    )]
+    NoConnection(String),
+}
+
 /// One upstream attempt: a provider, the model to ask it for, and the account to use.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
@@ -198,7 +211,7 @@ impl App {
 
     /// The ordered attempts for a model name: a combo's targets in order, or one target; each
     /// with its provider's connections by priority.
-    pub(crate) fn candidates(&self, model: &str) -> Result<Vec<Candidate>, ResolveError> {
+    pub(crate) fn candidates(&self, model: &str) -> Result<Vec<Candidate>, PlanError> {
         let targets: Vec<String> = match self.combos.get(model) {
             Some(t) => t.clone(),
             None => vec![self.aliases.get(model).cloned().unwrap_or_else(|| model.to_owned())],

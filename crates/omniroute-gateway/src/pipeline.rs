@@ -19,7 +19,7 @@ use omniroute_translate::{
     peek_request, translate_error, translate_request, translate_response,
 };
 
-use crate::app::{App, Candidate};
+use crate::app::{App, Candidate, PlanError};
 use crate::auth::{self, Access};
 use crate::body::SseBody;
 use crate::reply::{self, Reply};
@@ -41,9 +41,9 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-pub(crate) fn resolve_error(format: Format, e: &ResolveError) -> Reply {
+pub(crate) fn resolve_error(format: Format, e: &PlanError) -> Reply {
     let kind = match e {
-        ResolveError::Ambiguous { .. } => ErrorKind::InvalidRequest,
+        PlanError::Resolve(ResolveError::Ambiguous { .. }) => ErrorKind::InvalidRequest,
         _ => ErrorKind::NotFound,
     };
     reply::error(format, kind, &e.to_string())
