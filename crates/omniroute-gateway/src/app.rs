@@ -218,11 +218,15 @@ impl App {
         };
         let usable = |p: &Provider| self.usable(p);
         let mut out = Vec::new();
-        let mut first_err = None;
+        let mut first_err: Option<PlanError> = None;
         for t in &targets {
             match self.registry.resolve(t, &usable) {
                 Ok(r) => {
-                    for connection in self.connections_of(&r.provider) {
+                    let connections = self.connections_of(&r.provider);
+                    if connections.is_empty() {
+                        first_err.get_or_insert(PlanError::NoConnection(r.provider.id.clone()));
+                    }
+                    for connection in connections {
                         out.push(Candidate {
                             provider: r.provider.clone(),
                             model: r.model.clone(),
@@ -231,15 +235,12 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    first_err.get_or_insert(e.into());
                 }
             }
         }
-        match (out.is_empty(), first_err) {
-            (true, Some(e)) => Err(e),
-            (true, None) => Err(ResolveError::UnknownModel(format!(
-                "{model}` has no configured connection; add a [[connections]] entry for its provider, or `{model}"
-            ))),
+        match first_err {
+            Some(e) if out.is_empty() => Err(e),
             _ => Ok(out),
         }
     }
