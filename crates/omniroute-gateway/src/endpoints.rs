@@ -86,7 +86,8 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let call = Call { format, access, path_model: None, path_stream: None };
+            let anthropic_beta = parts.headers.get("anthropic-beta").cloned();
+            let call = Call { format, access, path_model: None, path_stream: None, anthropic_beta };
             pipeline::generate(app, call, body).await
         }
         (&Method::POST, "/v1/messages/count_tokens") => {
@@ -111,6 +112,13 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
                     "expected /v1beta/models/{model}:{method}",
                 );
             };
+            if method == "countTokens" {
+                let body = match read_body(app, Format::Gemini, body).await {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                return misc::gemini_count_tokens(app, access, model, body).await;
+            }
             let stream = match method {
                 "generateContent" => false,
                 "streamGenerateContent" => {
@@ -134,11 +142,18 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
                 access,
                 path_model: Some(model),
                 path_stream: Some(stream),
+                anthropic_beta: None,
             };
             pipeline::generate(app, call, body).await
         }
         (&Method::GET, "/v1/models" | "/models") => models::openai_list(app),
         (&Method::GET, "/v1beta/models") => models::gemini_list(app),
+        (&Method::GET, p) if p.starts_with("/v1beta/models/") => {
+            models::gemini_one(app, &p["/v1beta/models/".len()..])
+        }
+        (&Method::GET, p) if p.starts_with("/v1beta/models/") => {
+            models::gemini_one(app, &p["/v1beta/models/".len()..])
+        }
         (&Method::GET, p) if p.starts_with("/v1/models/") => {
             models::openai_one(app, &p["/v1/models/".len()..])
         }

@@ -35,6 +35,9 @@ pub(crate) struct Call<'a> {
     pub(crate) path_model: Option<String>,
     /// Gemini clients choose streaming by method name.
     pub(crate) path_stream: Option<bool>,
+    /// The client's `anthropic-beta` header, forwarded to Anthropic-format upstreams (Claude
+    /// Code turns on features such as interleaved thinking with it).
+    pub(crate) anthropic_beta: Option<http::HeaderValue>,
 }
 
 fn now() -> u64 {
@@ -103,7 +106,14 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
             &cand.model,
             translated.body.into(),
         ) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                if p.format == Format::Anthropic
+                    && let Some(beta) = &call.anthropic_beta
+                {
+                    r.headers_mut().insert("anthropic-beta", beta.clone());
+                }
+                r
+            }
             Err(e) => {
                 last = Some((p.format, Failure::new(FailureKind::Config, e.to_string())));
                 continue;

@@ -173,6 +173,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         let out = json!({"object": "list", "data": data, "model": parsed["model"], "usage": {"prompt_tokens": 4, "total_tokens": 4}});
         return Ok(full(StatusCode::OK, "application/json", out.to_string()));
     }
+    if path.ends_with(":countTokens") {
+        return Ok(full(
+            StatusCode::OK,
+            "application/json",
+            json!({"totalTokens": body.len() / 4}).to_string(),
+        ));
+    }
     if path.ends_with("/count_tokens") {
         return Ok(full(
             StatusCode::OK,

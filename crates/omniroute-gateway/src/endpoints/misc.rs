@@ -57,7 +57,8 @@ fn plan(
         .model;
     let model = model
         .ok_or_else(|| reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`"))?;
-    let call = Call { format: f, access, path_model: None, path_stream: None };
+    let call =
+        Call { format: f, access, path_model: None, path_stream: None, anthropic_beta: None };
     let candidates = pipeline::plan(app, &call, &model)?;
     Ok((model, candidates))
 }
@@ -107,6 +108,34 @@ pub(super) async fn count_tokens(app: &App, access: Access<'_>, body: Bytes) -> 
     }
     let estimate = estimate_tokens(&body);
     reply::json(StatusCode::OK, json!({ "input_tokens": estimate }).to_string())
+}
+
+/// `POST /v1beta/models/{model}:countTokens` (Gemini CLI calls it often): Gemini upstreams
+/// count, others get the same estimate as `count_tokens`.
+pub(super) async fn gemini_count_tokens(
+    app: &App,
+    access: Access<'_>,
+    model: String,
+    body: Bytes,
+) -> Reply {
+    let f = Format::Gemini;
+    let call = Call {
+        format: f,
+        access,
+        path_model: Some(model.clone()),
+        path_stream: None,
+        anthropic_beta: None,
+    };
+    let candidates = match pipeline::plan(app, &call, &model) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(cand) = candidates.iter().find(|c| c.provider.format == Format::Gemini)
+        && let Ok(r) = pipeline::forward(app, cand, Endpoint::CountTokens, f, &body).await
+    {
+        return r;
+    }
+    reply::json(StatusCode::OK, json!({ "totalTokens": estimate_tokens(&body) }).to_string())
 }
 
 /// Counts the characters of every string value in the request, about four per token.

@@ -31,14 +31,24 @@ pub(super) fn openai_one(app: &App, id: &str) -> Reply {
     }
 }
 
+fn gemini_model(id: &str) -> serde_json::Value {
+    json!({"name": format!("models/{id}"), "displayName": id, "version": "1",
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]})
+}
+
+/// `GET /v1beta/models/{model}`.
+pub(super) fn gemini_one(app: &App, id: &str) -> Reply {
+    match app.model_ids().into_iter().find(|(m, _)| m == id) {
+        Some((id, _)) => reply::json(StatusCode::OK, gemini_model(&id).to_string()),
+        None => reply::error(
+            Format::Gemini,
+            ErrorKind::NotFound,
+            &format!("model `{id}` is not available"),
+        ),
+    }
+}
+
 pub(super) fn gemini_list(app: &App) -> Reply {
-    let models: Vec<_> = app
-        .model_ids()
-        .into_iter()
-        .map(|(id, _)| {
-            json!({"name": format!("models/{id}"), "displayName": id, "version": "1",
-                "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]})
-        })
-        .collect();
+    let models: Vec<_> = app.model_ids().into_iter().map(|(id, _)| gemini_model(&id)).collect();
     reply::json(StatusCode::OK, json!({"models": models}).to_string())
 }

@@ -409,3 +409,25 @@ async fn api_health_reports_each_providers_calls() {
     assert_eq!(p("mock-openai")["status"], "ok");
     assert_eq!(p("mock-gemini")["status"], "idle");
 }
+
+#[tokio::test]
+async fn gemini_token_counts_and_anthropic_beta_headers() {
+    let env = start("").await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "count me please"}]}]});
+    let (s, v) = env.post("/v1beta/models/mock-gemini/gemini-mock:countTokens", body.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["totalTokens"].as_u64().unwrap() > 0);
+    assert!(env.mock.requests().last().unwrap().path.ends_with("gemini-mock:countTokens"));
+    let (s, v) = env.post("/v1beta/models/mo/gpt-mock:countTokens", body).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["totalTokens"].as_u64().unwrap() > 0, "estimated for non-Gemini upstreams");
+
+    let beta = "interleaved-thinking-2025-05-14";
+    let msg = json!({"model": "mc/claude-mock", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]});
+    let (s, _, _) = env
+        .send("POST", "/v1/messages?beta=true", &[("anthropic-beta", beta)], msg.to_string())
+        .await;
+    assert_eq!(s, 200);
+    let last = env.mock.requests().last().unwrap().clone();
+    assert!(last.headers.iter().any(|(k, v)| k == "anthropic-beta" && v == beta));
+}
