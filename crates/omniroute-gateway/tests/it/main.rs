@@ -431,3 +431,17 @@ async fn gemini_token_counts_and_anthropic_beta_headers() {
     let last = env.mock.requests().last().unwrap().clone();
     assert!(last.headers.iter().any(|(k, v)| k == "anthropic-beta" && v == beta));
 }
+
+#[tokio::test]
+async fn h2c_clients_are_served() {
+    let env = start("").await;
+    let h2: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let req = http::Request::post(format!("http://{}/v1/chat/completions", env.addr))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mo/gpt-mock", false).to_string())))
+        .unwrap();
+    let resp = h2.request(req).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+}
