@@ -1,0 +1,13 @@
+//! The embedded store: one SQLite file in the data directory (WAL), versioned migrations,
+//! credentials encrypted at rest with AES-256-GCM, client keys kept only as hashes, and the
+//! usage writer that batches rows on its own thread so the request path never waits on disk.
+//!
+//! It knows nothing of HTTP. The only crate that names rusqlite and r2d2.
+
+mod crypto;
+mod db;
+mod usage;
+
+pub use crypto::{CryptoError, SecretKey, hash_client_key};
+pub use db::{Db, SCHEMA_VERSION, StorageError};
+pub use usage::{UsageRow, UsageWriter, WriterConfig};
