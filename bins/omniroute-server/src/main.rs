@@ -73,8 +73,25 @@ fn main() -> ExitCode {
         eprintln!("omniroute-server: cannot create data directory {}: {e}", dir.display());
         return ExitCode::from(EX_USAGE);
     }
+    let db_path = config.server.data_dir.clone().unwrap_or_default().join("omniroute.db");
+    let db = match omniroute_storage::Db::open(&db_path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("omniroute-server: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let writer =
+        match omniroute_storage::UsageWriter::start(db, omniroute_storage::WriterConfig::default())
+        {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("omniroute-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let app = match App::build(&config, &|var| std::env::var(var).ok()) {
-        Ok(a) => a,
+        Ok(a) => a.with_usage(writer),
         Err(e) => {
             let origin = config_path
                 .as_ref()

@@ -10,6 +10,7 @@ use omniroute_core::Secret;
 use omniroute_providers::{
     Auth, Client, ClientConfig, Connection, CustomProvider, Provider, Registry, ResolveError,
 };
+use omniroute_storage::UsageWriter;
 
 use crate::config::{ApiKey, Config};
 
@@ -88,6 +89,8 @@ pub struct App {
     pub(crate) host: std::net::IpAddr,
     pub(crate) port: u16,
     pub(crate) stats: HashMap<String, ProviderStats>,
+    /// Where finished requests are recorded (none: not recorded).
+    pub(crate) usage: Option<Arc<UsageWriter>>,
 }
 
 impl App {
@@ -173,6 +176,7 @@ impl App {
         let stats =
             registry.providers().iter().map(|p| (p.id.clone(), ProviderStats::default())).collect();
         Ok(App {
+            usage: None,
             stats,
             registry,
             connections,
@@ -263,6 +267,12 @@ impl App {
         aliases.sort();
         out.extend(aliases.into_iter().map(|a| (a.clone(), "alias".to_owned())));
         out
+    }
+
+    /// Records one row per finished request through `writer`.
+    pub fn with_usage(mut self, writer: UsageWriter) -> App {
+        self.usage = Some(Arc::new(writer));
+        self
     }
 
     /// The address the server listens on.

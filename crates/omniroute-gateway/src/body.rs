@@ -12,8 +12,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use omniroute_providers::ResponseBody;
-use omniroute_translate::StreamTranslator;
+use omniroute_translate::{StreamError, StreamTranslator};
 use tokio::time::{Instant, Sleep};
+
+use crate::ledger::Ledger;
 
 pub(crate) struct SseBody {
     upstream: ResponseBody,
@@ -21,6 +23,8 @@ pub(crate) struct SseBody {
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     done: bool,
+    /// Written once, when the stream ends or the client leaves.
+    ledger: Option<Ledger>,
 }
 
 impl SseBody {
@@ -28,6 +32,7 @@ impl SseBody {
         upstream: ResponseBody,
         translator: StreamTranslator,
         idle: Duration,
+        ledger: Ledger,
     ) -> Self {
         SseBody {
             upstream,
@@ -35,13 +40,26 @@ impl SseBody {
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             done: false,
+            ledger: Some(ledger),
+        }
+    }
+
+    fn record(&mut self, error: Option<&str>) {
+        if let Some(ledger) = self.ledger.take() {
+            ledger.finish(200, self.translator.usage(), self.translator.usage_is_estimate(), error);
         }
     }
 
     fn end(&mut self, mut out: Vec<u8>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.done = true;
         // Errors are already written to `out` as the client format's terminal event.
-        let _ = self.translator.finish(&mut out);
+        let label = match self.translator.finish(&mut out) {
+            Ok(()) => None,
+            Err(StreamError::Truncated) => Some("stream_truncated"),
+            Err(StreamError::InvalidEvent(_)) => Some("stream_invalid"),
+            Err(StreamError::Upstream(_)) => Some("stream_upstream_error"),
+        };
+        self.record(label);
         if out.is_empty() {
             Poll::Ready(None)
         } else {
@@ -74,6 +92,9 @@ impl Body for SseBody {
                         return this.end(out);
                     }
                     if !out.is_empty() {
+                        if let Some(l) = this.ledger.as_mut() {
+                            l.first_byte();
+                        }
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                     }
                 }
@@ -86,5 +107,12 @@ impl Body for SseBody {
                 }
             }
         }
+    }
+}
+
+impl Drop for SseBody {
+    /// A client that leaves mid-stream still gets its row, with what the stream had reported.
+    fn drop(&mut self) {
+        self.record(Some("client_closed"));
     }
 }

@@ -15,6 +15,7 @@ mod auth;
 mod body;
 pub mod config;
 mod endpoints;
+mod ledger;
 mod pipeline;
 mod reply;
 mod server;

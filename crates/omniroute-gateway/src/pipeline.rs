@@ -22,6 +22,7 @@ use omniroute_translate::{
 use crate::app::{App, Candidate, PlanError};
 use crate::auth::{self, Access};
 use crate::body::SseBody;
+use crate::ledger::Ledger;
 use crate::reply::{self, Reply};
 
 /// Largest upstream non-streaming response read into memory.
@@ -74,9 +75,17 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
         return reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`");
     };
     let stream = call.path_stream.unwrap_or(facts.stream);
+    let key = match &call.access {
+        Access::Key(k) => Some(k.name.as_str()),
+        _ => None,
+    };
+    let mut ledger = Ledger::new(app.usage.clone(), key, &model, f, stream);
     let candidates = match plan(app, &call, &model) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => {
+            ledger.finish(r.status().as_u16(), None, false, Some("no_route"));
+            return r;
+        }
     };
     let mut last: Option<(Format, Failure)> = None;
     for cand in candidates {
@@ -97,8 +106,12 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
         };
         let translated = match translate_request(f, p.format, &body, &opts) {
             Ok(t) => t,
-            Err(e) => return reply::error(f, ErrorKind::InvalidRequest, &e.to_string()),
+            Err(e) => {
+                ledger.finish(400, None, false, Some("invalid_request"));
+                return reply::error(f, ErrorKind::InvalidRequest, &e.to_string());
+            }
         };
+        ledger.target(&cand);
         let req = match build_request(
             p,
             &cand.connection,
@@ -150,10 +163,7 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
         };
         if stream {
             let translator = StreamTranslator::new(p.format, f, ctx);
-            return reply::sse(SseBody::new(resp.into_body(), translator, app.stream_idle));
-        }
-        if p.format == f && ctx.tool_names.is_empty() && !ctx.normalize {
-            return reply::passthrough(resp);
+            return reply::sse(SseBody::new(resp.into_body(), translator, app.stream_idle, ledger));
         }
         let bytes = match Limited::new(resp.into_body(), MAX_UPSTREAM_BODY).collect().await {
             Ok(c) => c.to_bytes(),
@@ -165,15 +175,23 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
                 continue;
             }
         };
+        ledger.first_byte();
         return match translate_response(p.format, f, &bytes, &ctx) {
-            Ok(t) => reply::json(StatusCode::OK, t.body),
+            Ok(t) => {
+                ledger.finish(200, t.usage, t.usage_estimated, None);
+                reply::json(StatusCode::OK, t.body)
+            }
             Err(e) => {
+                ledger.finish(502, None, false, Some("unreadable_response"));
                 let msg = format!("the upstream sent a response that could not be read: {e}");
                 reply::error(f, ErrorKind::Server, &msg)
             }
         };
     }
-    failure_reply(f, last)
+    let label = last.as_ref().map_or("no_candidate", |(_, failure)| failure.label());
+    let r = failure_reply(f, last);
+    ledger.finish(r.status().as_u16(), None, false, Some(label));
+    r
 }
 
 /// The final failure, in the client's shape: the upstream's own status and message when it

@@ -17,8 +17,6 @@ use crate::body::SseBody;
 pub(crate) enum GatewayBody {
     Full(Option<Bytes>),
     Stream(Box<SseBody>),
-    /// An upstream body passed through untouched (same format, nothing to change).
-    Upstream(omniroute_providers::ResponseBody),
 }
 
 impl Body for GatewayBody {
@@ -32,12 +30,6 @@ impl Body for GatewayBody {
         match self.get_mut() {
             GatewayBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             GatewayBody::Stream(s) => Pin::new(s.as_mut()).poll_frame(cx),
-            GatewayBody::Upstream(b) => match Pin::new(b).poll_frame(cx) {
-                Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
-                // A broken upstream ends the body; the client sees it cut, as it was.
-                Poll::Ready(Some(Err(_)) | None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
         }
     }
 
@@ -50,7 +42,6 @@ impl Body for GatewayBody {
             GatewayBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             GatewayBody::Full(None) => SizeHint::with_exact(0),
             GatewayBody::Stream(_) => SizeHint::default(),
-            GatewayBody::Upstream(b) => b.size_hint(),
         }
     }
 }
@@ -61,19 +52,6 @@ pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     let mut r = Response::new(GatewayBody::Full(Some(body.into())));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-/// Passes a same-format upstream answer through without reading it into memory.
-pub(crate) fn passthrough(resp: http::Response<omniroute_providers::ResponseBody>) -> Reply {
-    let (parts, body) = resp.into_parts();
-    let mut r = Response::new(GatewayBody::Upstream(body));
-    let ct = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(CONTENT_TYPE, ct);
     r
 }
 

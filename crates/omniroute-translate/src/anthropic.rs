@@ -671,7 +671,7 @@ pub(crate) fn stop_from_ir(s: &StopReason) -> &'static str {
     }
 }
 
-fn usage_to_ir(u: &AUsage) -> Usage {
+pub(crate) fn usage_to_ir(u: &AUsage) -> Usage {
     let read = u.cache_read_input_tokens.unwrap_or(0);
     let write = u.cache_creation_input_tokens.unwrap_or(0);
     Usage {

@@ -840,7 +840,7 @@ fn finish_from_ir(s: &StopReason) -> &'static str {
     }
 }
 
-fn usage_to_ir(u: &UsageMetadata) -> Usage {
+pub(crate) fn usage_to_ir(u: &UsageMetadata) -> Usage {
     let thoughts = u.thoughts_token_count.unwrap_or(0);
     Usage {
         input: u.prompt_token_count,

@@ -68,7 +68,7 @@ pub use error::{TranslateError, error_body, translate_error};
 pub use ir::ErrorKind;
 pub use names::ToolNames;
 pub use passthrough::{RequestFacts, peek_request};
-pub use stream::{StreamError, StreamTranslator};
+pub use stream::{StreamError, StreamTranslator, TokenUsage};
 
 /// The four wire formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -238,6 +238,54 @@ pub struct TranslatedResponse {
     pub body: Vec<u8>,
     /// What could not be carried over as it was.
     pub notes: Vec<Note>,
+    /// The usage the upstream reported, or the estimate when it reported none.
+    pub usage: Option<TokenUsage>,
+    /// `usage` is an estimate.
+    pub usage_estimated: bool,
+}
+
+/// Reads the usage a response body reports, without translating it (for accounting of
+/// same-format answers that pass through).
+pub fn response_usage(format: Format, body: &[u8]) -> Option<TokenUsage> {
+    #[derive(serde::Deserialize)]
+    struct OpenAi {
+        usage: Option<openai::ChatUsage>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Anthropic {
+        usage: Option<anthropic::AUsage>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Gemini {
+        #[serde(alias = "usage_metadata")]
+        usage_metadata: Option<gemini::UsageMetadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Responses {
+        usage: Option<responses::RUsage>,
+    }
+    let u = match format {
+        Format::OpenAiChat => {
+            serde_json::from_slice::<OpenAi>(body).ok()?.usage.as_ref().map(openai::usage_to_ir)
+        }
+        Format::Anthropic => serde_json::from_slice::<Anthropic>(body)
+            .ok()?
+            .usage
+            .as_ref()
+            .map(anthropic::usage_to_ir),
+        Format::Gemini => serde_json::from_slice::<Gemini>(body)
+            .ok()?
+            .usage_metadata
+            .as_ref()
+            .map(gemini::usage_to_ir),
+        Format::Responses => serde_json::from_slice::<Responses>(body)
+            .ok()?
+            .usage
+            .as_ref()
+            .map(responses::usage_to_ir),
+    };
+    u.map(TokenUsage::from)
 }
 
 /// Translates a request body from the client's format to the upstream's.
@@ -292,7 +340,13 @@ pub fn translate_response(
     ctx: &ResponseContext,
 ) -> Result<TranslatedResponse, TranslateError> {
     if upstream == client && ctx.tool_names.is_empty() && ctx.model.is_none() && !ctx.normalize {
-        return Ok(TranslatedResponse { body: body.to_vec(), notes: Vec::new() });
+        let usage = response_usage(upstream, body);
+        return Ok(TranslatedResponse {
+            body: body.to_vec(),
+            notes: Vec::new(),
+            usage,
+            usage_estimated: false,
+        });
     }
     let mut notes = Vec::new();
     let mut ir = match upstream {
@@ -302,7 +356,8 @@ pub fn translate_response(
         Format::Responses => responses::response_to_ir(body)?,
     };
     ctx.tool_names.restore_response(&mut ir);
-    if ir.usage.is_none() {
+    let usage_estimated = ir.usage.is_none();
+    if usage_estimated {
         ir.usage = Some(estimate_usage(&ir.parts, ctx.estimated_input_tokens));
         notes.push(Note("usage estimated: the upstream reported none".into()));
     }
@@ -315,7 +370,7 @@ pub fn translate_response(
         Format::Gemini => gemini::response_from_ir(&ir, ctx, &mut notes),
         Format::Responses => responses::response_from_ir(&ir, ctx, &mut notes),
     }?;
-    Ok(TranslatedResponse { body, notes })
+    Ok(TranslatedResponse { body, notes, usage: ir.usage.map(TokenUsage::from), usage_estimated })
 }
 
 /// About four bytes of text per token: the estimate used only when an upstream reports no

@@ -712,7 +712,7 @@ pub(crate) fn request_from_ir(
 
 // ----- response -----
 
-fn usage_to_ir(u: &RUsage) -> Usage {
+pub(crate) fn usage_to_ir(u: &RUsage) -> Usage {
     Usage {
         input: u.input_tokens,
         output: u.output_tokens,

@@ -26,6 +26,10 @@ async fn start(extra: &str) -> Env {
 }
 
 async fn start_with(server_extra: &str, extra: &str) -> Env {
+    start_full(server_extra, extra, None).await
+}
+
+async fn start_full(server_extra: &str, extra: &str, db: Option<&Path>) -> Env {
     let mock = Mock::start().await.unwrap();
     let url = mock.url();
     let toml = format!(
@@ -89,7 +93,19 @@ targets = ["mc/fail-400", "mo/gpt-mock"]
 "#
     );
     let config = Config::from_toml(&toml, Path::new("test.toml")).unwrap();
-    let app = App::build(&config, &|_| None).unwrap();
+    let mut app = App::build(&config, &|_| None).unwrap();
+    if let Some(path) = db {
+        let db = omniroute_storage::Db::open(path).unwrap();
+        let writer = omniroute_storage::UsageWriter::start(
+            db,
+            omniroute_storage::WriterConfig {
+                batch_window: std::time::Duration::from_millis(20),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        app = app.with_usage(writer);
+    }
     let server = Server::bind(app).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -444,4 +460,60 @@ async fn h2c_clients_are_served() {
     let resp = h2.request(req).await.unwrap();
     assert_eq!(resp.version(), http::Version::HTTP_2);
     assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn every_finished_request_gets_one_usage_row() {
+    let dir = std::env::temp_dir().join(format!("omniroute-gw-usage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("omniroute.db");
+    let env = start_full("", "", Some(&path)).await;
+    env.post("/v1/chat/completions", chat("mc/claude-mock", false)).await;
+    env.post_raw(
+        "/v1/messages",
+        json!({"model": "mo/gpt-mock", "max_tokens": 9, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    env.post("/v1/chat/completions", chat("nope/x", false)).await;
+    env.post("/v1/chat/completions", chat("fallback", false)).await;
+    /// requested model, provider, status, input, output, stream, error class
+    type Row = (String, Option<String>, i64, i64, i64, i64, Option<String>);
+    let rows = || -> Vec<Row> {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let mut st = c
+            .prepare("SELECT requested_model, provider, status, input_tokens, output_tokens, stream, error_class FROM usage ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = rows();
+        if got.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.len(), 4, "{got:?}");
+    let by_model = |m: &str| got.iter().find(|r| r.0 == m).unwrap().clone();
+    let r = by_model("mc/claude-mock");
+    assert_eq!((r.1.as_deref(), r.2, r.5), (Some("mock-claude"), 200, 0));
+    assert!(r.3 > 0 && r.4 > 0, "tokens from the upstream's usage: {r:?}");
+    let r = by_model("mo/gpt-mock");
+    assert_eq!((r.2, r.5), (200, 1));
+    assert!(r.4 > 0, "streamed usage is recorded: {r:?}");
+    let r = by_model("nope/x");
+    assert_eq!((r.2, r.6.as_deref()), (404, Some("no_route")));
+    let r = by_model("fallback");
+    assert_eq!(
+        (r.1.as_deref(), r.2),
+        (Some("mock-openai"), 200),
+        "the row names the target that answered"
+    );
 }

@@ -1,0 +1,84 @@
+//! One usage row per finished request, handed to the storage writer off the request path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use omniroute_storage::{UsageRow, UsageWriter};
+use omniroute_translate::{Format, TokenUsage};
+
+use crate::app::Candidate;
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// What is known about a request from its start; completed into a row when it ends.
+pub(crate) struct Ledger {
+    writer: Option<Arc<UsageWriter>>,
+    started: Instant,
+    row: UsageRow,
+}
+
+impl Ledger {
+    pub(crate) fn new(
+        writer: Option<Arc<UsageWriter>>,
+        key: Option<&str>,
+        model: &str,
+        f: Format,
+        stream: bool,
+    ) -> Ledger {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Ledger {
+            writer,
+            started: Instant::now(),
+            row: UsageRow {
+                request_id: format!("{:x}-{:x}-{n:x}", now.as_micros(), std::process::id()),
+                api_key: key.map(str::to_owned),
+                requested_model: model.to_owned(),
+                client_format: f.id().to_owned(),
+                stream,
+                ..UsageRow::default()
+            },
+        }
+    }
+
+    /// The candidate that answered (or failed last).
+    pub(crate) fn target(&mut self, c: &Candidate) {
+        self.row.provider = Some(c.provider.id.clone());
+        self.row.model = Some(c.model.clone());
+        self.row.connection = Some(c.connection.name.clone());
+        self.row.upstream_format = Some(c.provider.format.id().to_owned());
+    }
+
+    /// The first byte is about to go to the client.
+    pub(crate) fn first_byte(&mut self) {
+        if self.row.ttfb_ms.is_none() {
+            self.row.ttfb_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
+    }
+
+    /// Writes the row: status, tokens, and a failure label if any.
+    pub(crate) fn finish(
+        mut self,
+        status: u16,
+        usage: Option<TokenUsage>,
+        estimated: bool,
+        error: Option<&str>,
+    ) {
+        let Some(writer) = self.writer.take() else { return };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let r = &mut self.row;
+        r.ts_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+        r.status = status;
+        r.latency_ms = self.started.elapsed().as_millis() as u64;
+        if let Some(u) = usage {
+            r.input_tokens = u.input;
+            r.output_tokens = u.output;
+            r.cached_tokens = u.cache_read.unwrap_or(0);
+            r.reasoning_tokens = u.reasoning.unwrap_or(0);
+            r.usage_estimated = estimated;
+        }
+        r.error_class = error.map(str::to_owned);
+        writer.record(std::mem::take(r));
+    }
+}
