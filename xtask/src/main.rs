@@ -6,6 +6,7 @@
 //! - `bench`: the criterion benchmarks of `omniroute-translate`.
 //! - `fixtures`: cases per translation pair.
 //! - `e2e`: the official Python SDKs against the server and the mock upstream, over sockets.
+//! - `crash`: the kill test: SIGKILL under load, restart, integrity and usage rows checked.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -71,7 +72,129 @@ fn ci() -> Result<(), String> {
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     layers()?;
     test()?;
-    e2e()
+    e2e()?;
+    crash()
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status code, or 0 if none came back.
+fn post(port: u16, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return 0 };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let head = String::from_utf8_lossy(&buf[..buf.len().min(32)]).into_owned();
+    head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// The kill test: requests flow, the server is killed with SIGKILL, restarted on the same
+/// data dir; the database must pass `PRAGMA integrity_check`, and every request acknowledged
+/// more than one batch window (250 ms) before the kill must have exactly one usage row.
+fn crash() -> Result<(), String> {
+    let root = root();
+    run(cargo().args(["build", "--bin", "omniroute-server", "--bin", "omniroute-mock-upstream"]))?;
+    let bin = root.join("target/debug");
+    let work = root.join("target/crash");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let (mock_port, port) = (free_port()?, free_port()?);
+    let _mock = Child(
+        Command::new(bin.join("omniroute-mock-upstream"))
+            .arg(format!("127.0.0.1:{mock_port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_healthy(mock_port)?;
+    let config = format!(
+        "[server]\nport = {port}\n\n[[providers]]\nid = \"mock-openai\"\nprefix = \"mo\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:{mock_port}/v1\"\n\n[[connections]]\nprovider = \"mock-openai\"\napi_key = \"k\"\n"
+    );
+    let config_path = work.join("config.toml");
+    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let spawn = || {
+        Command::new(bin.join("omniroute-server"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())
+    };
+    let mut server = Child(spawn()?);
+    wait_healthy(port)?;
+    // Four clients send numbered requests; each remembers when its answers were acknowledged.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (stop, next) = (stop.clone(), next.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = format!(
+                    r#"{{"model":"mo/req-{n}","messages":[{{"role":"user","content":"hi"}}]}}"#
+                );
+                if post(port, "/v1/chat/completions", &body) == 200 {
+                    acked.push((n, std::time::Instant::now()));
+                }
+            }
+            acked
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    run(Command::new("kill").args(["-KILL", &server.0.id().to_string()]))?;
+    let killed = std::time::Instant::now();
+    let _ = server.0.wait();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut acked = Vec::new();
+    for c in clients {
+        acked.extend(c.join().map_err(|_| "a client thread panicked".to_owned())?);
+    }
+    let must: Vec<u64> = acked
+        .iter()
+        .filter(|(_, t)| *t + std::time::Duration::from_millis(250) < killed)
+        .map(|(n, _)| *n)
+        .collect();
+    if must.len() < 50 {
+        return Err(format!(
+            "only {} requests were acknowledged before the kill: too few to judge",
+            must.len()
+        ));
+    }
+    // The restarted server must open the same file cleanly.
+    let _restarted = Child(spawn()?);
+    wait_healthy(port)?;
+    let must_file = work.join("must.txt");
+    std::fs::write(&must_file, must.iter().map(u64::to_string).collect::<Vec<_>>().join("\n"))
+        .map_err(|e| e.to_string())?;
+    let check = r#"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity_check failed"
+rows = [r[0] for r in db.execute("SELECT requested_model FROM usage")]
+counts = {}
+for m in rows:
+    counts[m] = counts.get(m, 0) + 1
+must = [l for l in open(sys.argv[2]).read().split() if l]
+missing = [n for n in must if counts.get("mo/req-" + n, 0) != 1]
+dupes = [m for m, c in counts.items() if c > 1]
+print(f"kill test: {len(must)} acknowledged before the last window, {len(rows)} rows, missing {len(missing)}, duplicated {len(dupes)}")
+sys.exit(1 if missing or dupes else 0)
+"#;
+    run(Command::new("python3")
+        .arg("-c")
+        .arg(check)
+        .arg(work.join("data/omniroute.db"))
+        .arg(&must_file))
 }
 
 /// Kills a child process when dropped, so a failing step leaves nothing running.
@@ -439,6 +562,7 @@ fn main() -> ExitCode {
         Some("layers") => layers(),
         Some("fixtures") => fixtures(),
         Some("e2e") => e2e(),
+        Some("crash") => crash(),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("--translate") => bench_translate(),
             Some("--load") => bench_load(),
@@ -454,7 +578,7 @@ fn main() -> ExitCode {
             fuzz(seconds)
         }
         _ => {
-            Err("usage: cargo xtask <ci|test|layers|fixtures|e2e|bench [--translate|--load]|fuzz [--seconds N]>".into())
+            Err("usage: cargo xtask <ci|test|layers|fixtures|e2e|crash|bench [--translate|--load]|fuzz [--seconds N]>".into())
         }
     };
     match result {
