@@ -72,8 +72,9 @@ fn ci() -> Result<(), String> {
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     layers()?;
     test()?;
-    e2e()?;
-    crash()
+    crash()?;
+    // Last, so the SDK suite's pytest summary closes the output.
+    e2e()
 }
 
 /// One HTTP/1.1 request on a fresh connection; the status code, or 0 if none came back.
@@ -333,7 +334,14 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
 
 /// SIGTERM must stop the server with exit code 0 within its grace period.
 fn stops_cleanly(mut server: Child) -> Result<(), String> {
-    run(Command::new("kill").args(["-TERM", &server.0.id().to_string()]))?;
+    // Run quietly: pytest's summary should stay the last line of the output.
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("could not send SIGTERM".into());
+    }
     for _ in 0..100 {
         if let Some(status) = server.0.try_wait().map_err(|e| e.to_string())? {
             return if status.success() {
