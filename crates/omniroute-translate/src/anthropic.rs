@@ -247,6 +247,7 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                 parameters: t.input_schema.unwrap_or_else(empty_schema_raw),
                 strict: t.strict,
                 cache: t.cache_control,
+                freeform: false,
             }),
             Some(kind) => {
                 notes.push(Note(format!(

@@ -406,6 +406,7 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                     .unwrap_or_else(crate::wire::empty_schema_raw),
                 strict: None,
                 cache: None,
+                freeform: false,
             });
         }
         for k in t.other.keys() {

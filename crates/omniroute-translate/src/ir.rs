@@ -178,6 +178,9 @@ pub(crate) struct Tool {
     pub(crate) parameters: Box<RawValue>,
     pub(crate) strict: Option<bool>,
     pub(crate) cache: CacheMark,
+    /// A Responses `custom` tool: free-text input, carried elsewhere as a function with one
+    /// string parameter, `input`.
+    pub(crate) freeform: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

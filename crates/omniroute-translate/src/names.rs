@@ -12,12 +12,24 @@ use crate::ir::{Part, Request, Response, ToolChoice};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolNames {
     pairs: Vec<(String, String)>,
+    /// Client names of Responses `custom` (free-text) tools, answered as `custom_tool_call`.
+    freeform: Vec<String>,
 }
 
 impl ToolNames {
-    /// True when no name had to change.
+    /// True when no name had to change and no tool needs special handling on the way back.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.pairs.is_empty() && self.freeform.is_empty()
+    }
+
+    /// Client names of the free-text tools.
+    pub(crate) fn freeform_names(&self) -> impl Iterator<Item = &str> {
+        self.freeform.iter().map(String::as_str)
+    }
+
+    /// Whether the client declared this tool as a Responses `custom` (free-text) tool.
+    pub fn is_freeform(&self, client_name: &str) -> bool {
+        self.freeform.iter().any(|n| n == client_name)
     }
 
     /// The client's name for a name the upstream used (unchanged if it was never mapped).
@@ -36,7 +48,7 @@ impl ToolNames {
     }
 
     pub(crate) fn restore_response(&self, resp: &mut Response) {
-        if self.is_empty() {
+        if self.pairs.is_empty() {
             return;
         }
         for part in &mut resp.parts {
@@ -94,7 +106,10 @@ fn stand_in(format: Format, name: &str, taken: &dyn Fn(&str) -> bool) -> String 
 /// Maps every tool name of `req` the target rejects, in definitions, `tool_choice` and the
 /// conversation's tool calls and results, and returns the mapping.
 pub(crate) fn map_tools(req: &mut Request, to: Format) -> ToolNames {
-    let mut names = ToolNames::default();
+    let mut names = ToolNames {
+        pairs: Vec::new(),
+        freeform: req.tools.iter().filter(|t| t.freeform).map(|t| t.name.clone()).collect(),
+    };
     let all: Vec<String> = req.tools.iter().map(|t| t.name.clone()).collect();
     let consider = |name: &str, names: &mut ToolNames| {
         if is_valid(to, name) || names.pairs.iter().any(|(c, _)| c == name) {
@@ -119,7 +134,7 @@ pub(crate) fn map_tools(req: &mut Request, to: Format) -> ToolNames {
             }
         }
     }
-    if names.is_empty() {
+    if names.pairs.is_empty() {
         return names;
     }
     for t in &mut req.tools {

@@ -397,6 +397,7 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                 parameters: f.parameters.unwrap_or_else(empty_schema_raw),
                 strict: f.strict,
                 cache: None,
+                freeform: false,
             }),
             _ => notes.push(Note(format!(
                 "dropped tool of type `{}`: only function tools translate",

@@ -105,6 +105,38 @@ pub(crate) struct RTool {
     pub(crate) parameters: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) strict: Option<bool>,
+    /// A `custom` tool's input format (`text`, or a grammar).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) format: Option<Value>,
+}
+
+/// The schema a `custom` (free-text) tool gets in formats that only know JSON tools: one
+/// string, `input`, described with the tool's grammar so the model can follow it.
+fn freeform_schema(format: Option<&Value>) -> Box<RawValue> {
+    let mut description = "The raw input for this tool, as free text.".to_owned();
+    if let Some(f) = format
+        && f.get("type").and_then(Value::as_str) == Some("grammar")
+    {
+        let syntax = f.get("syntax").and_then(Value::as_str).unwrap_or("grammar");
+        let def = f.get("definition").and_then(Value::as_str).unwrap_or_default();
+        description.push_str(&format!(" It must follow this {syntax} grammar:\n{def}"));
+    }
+    crate::wire::to_raw(
+        &json!({"type": "object", "properties": {"input": {"type": "string", "description": description}},
+        "required": ["input"], "additionalProperties": false}),
+    )
+}
+
+/// A free-text tool call's input, from the JSON arguments it travelled as.
+fn freeform_input(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(mut o)) => match o.remove("input") {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => arguments.to_owned(),
+        },
+        _ => arguments.to_owned(),
+    }
 }
 
 /// One item of `input` or `output`.
@@ -130,6 +162,18 @@ pub(crate) enum Item {
         status: Option<String>,
     },
     FunctionCallOutput {
+        call_id: String,
+        output: FunctionOutput,
+    },
+    CustomToolCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        call_id: String,
+        name: String,
+        #[serde(default)]
+        input: String,
+    },
+    CustomToolCallOutput {
         call_id: String,
         output: FunctionOutput,
     },
@@ -311,7 +355,15 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                 Role::Assistant,
                 Part::ToolCall(ToolCall { id: call_id, name, arguments, signature: None }),
             ),
-            Item::FunctionCallOutput { call_id, output } => {
+            Item::CustomToolCall { call_id, name, input, .. } => {
+                let arguments = json!({ "input": input }).to_string();
+                (
+                    Role::Assistant,
+                    Part::ToolCall(ToolCall { id: call_id, name, arguments, signature: None }),
+                )
+            }
+            Item::FunctionCallOutput { call_id, output }
+            | Item::CustomToolCallOutput { call_id, output } => {
                 let content = match output {
                     OneOrMany::Text(t) => vec![Part::text(t)],
                     OneOrMany::Parts(p) => content_to_parts(OneOrMany::Parts(p)),
@@ -356,6 +408,15 @@ pub(crate) fn request_to_ir(body: &[u8], notes: &mut Vec<Note>) -> Result<Reques
                 parameters: t.parameters.unwrap_or_else(crate::wire::empty_schema_raw),
                 strict: t.strict,
                 cache: None,
+                freeform: false,
+            }),
+            ("custom", Some(name)) => tools.push(Tool {
+                name,
+                description: t.description,
+                parameters: freeform_schema(t.format.as_ref()),
+                strict: None,
+                cache: None,
+                freeform: true,
             }),
             (kind, _) => notes.push(Note(format!(
                 "dropped built-in tool `{kind}`: only function tools translate"
@@ -641,6 +702,7 @@ pub(crate) fn request_from_ir(
             description: t.description.clone(),
             parameters: Some(t.parameters.clone()),
             strict: Some(t.strict.unwrap_or(false)),
+            format: None,
         })
         .collect();
     let tool_choice = ir.tool_choice.as_ref().map(|c| match c {
@@ -753,7 +815,15 @@ fn output_to_parts(output: Vec<Value>) -> Vec<Part> {
                     id,
                 }));
             }
-            Ok(Item::FunctionCallOutput { .. }) | Err(_) => {
+            Ok(Item::CustomToolCall { call_id, name, input, .. }) => {
+                parts.push(Part::ToolCall(ToolCall {
+                    id: call_id,
+                    name,
+                    arguments: json!({ "input": input }).to_string(),
+                    signature: None,
+                }))
+            }
+            Ok(Item::FunctionCallOutput { .. } | Item::CustomToolCallOutput { .. }) | Err(_) => {
                 parts.push(Part::Opaque { format: F, value: v })
             }
         }
@@ -802,7 +872,16 @@ fn resp_id(id: &str) -> String {
     }
 }
 
-fn output_items(parts: &[Part], base: &str, notes: &mut Vec<Note>) -> Vec<Value> {
+fn custom_call_item(id: &str, call_id: &str, name: &str, input: &str, status: &str) -> Value {
+    json!({"id": id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": name, "input": input})
+}
+
+fn output_items(
+    parts: &[Part],
+    base: &str,
+    names: &crate::ToolNames,
+    notes: &mut Vec<Note>,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let mut text = String::new();
     let flush = |text: &mut String, out: &mut Vec<Value>| {
@@ -821,6 +900,18 @@ fn output_items(parts: &[Part], base: &str, notes: &mut Vec<Note>) -> Vec<Value>
                     t.id.clone().unwrap_or_else(|| item_id("rs", base, n)),
                     &t.text,
                     own_sig(t),
+                ));
+            }
+            Part::ToolCall(c) if names.is_freeform(&c.name) => {
+                flush(&mut text, &mut out);
+                let n = out.len();
+                let input = freeform_input(&c.arguments);
+                out.push(custom_call_item(
+                    &item_id("ctc", base, n),
+                    &c.id,
+                    &c.name,
+                    &input,
+                    "completed",
                 ));
             }
             Part::ToolCall(c) => {
@@ -882,7 +973,7 @@ pub(crate) fn response_from_ir(
     let id = resp_id(&ir.id);
     let (status, incomplete) = status_of(ir.stop.as_ref());
     let resp = ResponseObject {
-        output: output_items(&ir.parts, &id, notes),
+        output: output_items(&ir.parts, &id, &ctx.tool_names, notes),
         id,
         object: response_object(),
         created_at: ir.created.unwrap_or(ctx.now),
@@ -909,6 +1000,7 @@ pub(crate) struct Decoder {
 const TEXT: u8 = 0;
 const THINK: u8 = 1;
 const CALL: u8 = 2;
+const CUSTOM: u8 = 3;
 
 impl Decoder {
     pub(crate) fn is_done(&self) -> bool {
@@ -985,6 +1077,16 @@ impl Decoder {
                             });
                         }
                     }
+                    Some("custom_tool_call") => {
+                        self.saw_tool = true;
+                        let kind = BlockKind::ToolCall {
+                            id: item["call_id"].as_str().unwrap_or_default().to_owned(),
+                            name: item["name"].as_str().unwrap_or_default().to_owned(),
+                            signature: None,
+                        };
+                        // Its free-text input arrives whole with `output_item.done`.
+                        self.open_block(oi, 0, CUSTOM, kind, out);
+                    }
                     Some("reasoning") => {
                         let id = item["id"].as_str().map(str::to_owned);
                         self.open_block(oi, 0, THINK, BlockKind::Thinking { id }, out);
@@ -1021,6 +1123,14 @@ impl Decoder {
                 if let Some(i) = self.find(oi, CALL) {
                     out.push(Event::Delta { index: i, delta: Delta::Arguments(delta()) });
                 }
+            }
+            "response.output_item.done" if item["type"] == "custom_tool_call" => {
+                if let Some(i) = self.find(oi, CUSTOM) {
+                    let input = item["input"].as_str().unwrap_or_default();
+                    let arguments = json!({ "input": input }).to_string();
+                    out.push(Event::Delta { index: i, delta: Delta::Arguments(arguments) });
+                }
+                self.close(oi, None, out);
             }
             "response.output_item.done" => {
                 if let (Some(i), Some(sig)) =
@@ -1121,6 +1231,8 @@ pub(crate) struct Encoder {
     finish: Option<StopReason>,
     saw_tool: bool,
     finished: bool,
+    /// Client names of free-text (`custom`) tools.
+    freeform: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -1138,6 +1250,7 @@ impl Encoder {
         Self {
             created: ctx.now,
             model: ctx.model.clone().unwrap_or_default(),
+            freeform: ctx.tool_names.freeform_names().map(str::to_owned).collect(),
             ..Default::default()
         }
     }
@@ -1288,6 +1401,11 @@ impl Encoder {
                     let item = json!({"id": id, "type": "reasoning", "summary": []});
                     (id, item)
                 }
+                BlockKind::ToolCall { id, name, .. } if self.freeform.contains(name) => {
+                    let ctc = item_id("ctc", &base, oi);
+                    let item = custom_call_item(&ctc, id, name, "", "in_progress");
+                    (ctc, item)
+                }
                 BlockKind::ToolCall { id, name, .. } => {
                     let fc = item_id("fc", &base, oi);
                     let item = call_item(&fc, id, name, "", "in_progress");
@@ -1338,6 +1456,12 @@ impl Encoder {
             (BlockKind::Thinking { .. }, Delta::Signature(s)) if s.format == F => {
                 live.sig = Some(s.value)
             }
+            (BlockKind::ToolCall { name, .. }, Delta::Arguments(a))
+                if self.freeform.contains(name) =>
+            {
+                // The input is inside JSON arguments: it is sent whole when the call ends.
+                live.text.push_str(&a);
+            }
             (BlockKind::ToolCall { .. }, Delta::Arguments(a)) => {
                 live.text.push_str(&a);
                 self.emit_delta(out, "response.function_call_arguments.delta", &id, oi, &a);
@@ -1377,6 +1501,16 @@ impl Encoder {
                         "part": {"type": "summary_text", "text": text}}),
                 );
                 reasoning_item(id.clone(), &text, live.sig.as_deref())
+            }
+            BlockKind::ToolCall { id: call_id, name, .. } if self.freeform.contains(name) => {
+                let input = freeform_input(&text);
+                self.emit_delta(out, "response.custom_tool_call_input.delta", &id, oi, &input);
+                self.emit(
+                    out,
+                    "response.custom_tool_call_input.done",
+                    json!({"item_id": id, "output_index": oi, "input": input}),
+                );
+                custom_call_item(&id, call_id, name, &input, "completed")
             }
             BlockKind::ToolCall { id: call_id, name, .. } => {
                 let args = if text.trim().is_empty() { "{}".to_owned() } else { text };

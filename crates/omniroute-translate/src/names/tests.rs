@@ -22,7 +22,7 @@ fn stand_ins_are_valid_unique_and_reversible() {
     let b = stand_in(Format::OpenAiChat, &long, &|_| false);
     assert!(is_valid(Format::OpenAiChat, &b));
     assert_eq!(b.len(), 64);
-    let names = ToolNames { pairs: vec![("repo.search".into(), a.clone())] };
+    let names = ToolNames { pairs: vec![("repo.search".into(), a.clone())], freeform: Vec::new() };
     assert_eq!(names.to_client(&a), "repo.search");
     assert_eq!(names.to_client("Read"), "Read");
 }

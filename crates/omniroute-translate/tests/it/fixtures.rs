@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use omniroute_translate::{
-    Format, RequestOptions, ResponseContext, translate_error, translate_request, translate_response,
+    Format, RequestOptions, ResponseContext, StreamTranslator, translate_error, translate_request,
+    translate_response,
 };
 
 use crate::{dirs, pretty, repo_root};
@@ -158,4 +159,58 @@ fn gemini_accepts_proto_json_snake_case_names() {
     assert_eq!(v["messages"][0]["content"], "be nice");
     assert_eq!(v["tools"][0]["function"]["parameters"]["required"][0], "x");
     assert_eq!(v["max_tokens"], 7);
+}
+
+/// Codex declares `apply_patch` as a Responses `custom` (free-text) tool. Other formats carry it
+/// as a function with one string parameter; answers come back to Codex as `custom_tool_call`.
+#[test]
+fn responses_custom_tools_round_trip_through_other_formats() {
+    let body = br#"{"model":"gpt-5-codex","input":[
+        {"type":"message","role":"user","content":[{"type":"input_text","text":"fix it"}]},
+        {"type":"custom_tool_call","call_id":"call_1","name":"apply_patch","input":"*** Begin Patch\n*** End Patch"},
+        {"type":"custom_tool_call_output","call_id":"call_1","output":"Done"}],
+        "tools":[{"type":"custom","name":"apply_patch","description":"Edit files",
+            "format":{"type":"grammar","syntax":"lark","definition":"start: begin_patch"}}]}"#;
+    let t =
+        translate_request(Format::Responses, Format::Anthropic, body, &RequestOptions::default())
+            .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+    let tool = &v["tools"][0];
+    assert_eq!(tool["name"], "apply_patch");
+    assert_eq!(tool["input_schema"]["required"][0], "input");
+    assert!(
+        tool["input_schema"]["properties"]["input"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("start: begin_patch")
+    );
+    assert_eq!(v["messages"][1]["content"][0]["input"]["input"], "*** Begin Patch\n*** End Patch");
+    assert!(t.tool_names.is_freeform("apply_patch"));
+
+    let upstream = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[
+        {"type":"tool_use","id":"toolu_1","name":"apply_patch","input":{"input":"*** Begin Patch\n*** Add File: a\n*** End Patch"}}],
+        "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":5}}"#;
+    let ctx = ResponseContext { tool_names: t.tool_names.clone(), ..Default::default() };
+    let r = translate_response(Format::Anthropic, Format::Responses, upstream, &ctx).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["output"][0]["type"], "custom_tool_call");
+    assert_eq!(v["output"][0]["input"], "*** Begin Patch\n*** Add File: a\n*** End Patch");
+
+    let sse = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"apply_patch\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"input\\\": \\\"*** Begin\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\" Patch\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":3}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let mut s = StreamTranslator::new(Format::Anthropic, Format::Responses, ctx);
+    let mut out = Vec::new();
+    s.feed(sse.as_bytes(), &mut out);
+    s.finish(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("event: response.custom_tool_call_input.done"), "{text}");
+    assert!(text.contains(r#""type":"custom_tool_call","status":"completed","call_id":"toolu_1","name":"apply_patch","input":"*** Begin Patch""#), "{text}");
+    assert!(!text.contains("function_call_arguments"), "{text}");
 }
