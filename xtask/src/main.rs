@@ -319,6 +319,8 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
             .arg(&config_path)
             .arg("--data-dir")
             .arg(work.join("data"))
+            // Its log goes to a file, so pytest's summary closes the output.
+            .stderr(std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?)
             .spawn()
             .map_err(|e| e.to_string())?,
     );
