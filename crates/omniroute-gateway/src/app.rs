@@ -253,7 +253,9 @@ impl App {
     pub(crate) fn model_ids(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for p in self.registry.providers() {
-            if !self.usable(p) {
+            // Listed only with a connection: a local provider that needs no key (Ollama) can
+            // still be called, but listing it when nothing runs there would mislead clients.
+            if !self.connections.contains_key(&p.id) {
                 continue;
             }
             for m in &p.models {
