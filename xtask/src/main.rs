@@ -95,6 +95,41 @@ fn post(port: u16, path: &str, body: &str) -> u16 {
     head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
+/// Starts the mock upstream from `bin` on a free port and waits until it answers.
+fn spawn_mock(bin: &Path) -> Result<(Child, u16), String> {
+    let port = free_port()?;
+    let child = Child(
+        Command::new(bin.join("omniroute-mock-upstream"))
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    wait_healthy(port)?;
+    Ok((child, port))
+}
+
+/// A config with one OpenAI-format provider (`mo/…`) in front of the mock, plus `extra`.
+fn mock_config(port: u16, mock_port: u16, extra: &str) -> String {
+    format!(
+        "[server]\nport = {port}\n{extra}\n[[providers]]\nid = \"mock-openai\"\nprefix = \"mo\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:{mock_port}/v1\"\nmodels = [\"gpt-mock\"]\n\n[[connections]]\nprovider = \"mock-openai\"\napi_key = \"upstream\"\n"
+    )
+}
+
+/// Starts the server from `bin` with a config file and data dir in `work`, stderr discarded.
+fn spawn_server(bin: &Path, work: &Path) -> Result<Child, String> {
+    Ok(Child(
+        Command::new(bin.join("omniroute-server"))
+            .arg("--config")
+            .arg(work.join("config.toml"))
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
 /// The kill test: requests flow, the server is killed with SIGKILL, restarted on the same
 /// data dir; the database must pass `PRAGMA integrity_check`, and every request acknowledged
 /// more than one batch window (250 ms) before the kill must have exactly one usage row.
@@ -105,31 +140,11 @@ fn crash() -> Result<(), String> {
     let work = root.join("target/crash");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let (mock_port, port) = (free_port()?, free_port()?);
-    let _mock = Child(
-        Command::new(bin.join("omniroute-mock-upstream"))
-            .arg(format!("127.0.0.1:{mock_port}"))
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
-    wait_healthy(mock_port)?;
-    let config = format!(
-        "[server]\nport = {port}\n\n[[providers]]\nid = \"mock-openai\"\nprefix = \"mo\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:{mock_port}/v1\"\n\n[[connections]]\nprovider = \"mock-openai\"\napi_key = \"k\"\n"
-    );
-    let config_path = work.join("config.toml");
-    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-    let spawn = || {
-        Command::new(bin.join("omniroute-server"))
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--data-dir")
-            .arg(work.join("data"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())
-    };
-    let mut server = Child(spawn()?);
+    let (_mock, mock_port) = spawn_mock(&bin)?;
+    let port = free_port()?;
+    std::fs::write(work.join("config.toml"), mock_config(port, mock_port, ""))
+        .map_err(|e| e.to_string())?;
+    let mut server = spawn_server(&bin, &work)?;
     wait_healthy(port)?;
     // Four clients send numbered requests; each remembers when its answers were acknowledged.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -172,7 +187,7 @@ fn crash() -> Result<(), String> {
         ));
     }
     // The restarted server must open the same file cleanly.
-    let _restarted = Child(spawn()?);
+    let _restarted = spawn_server(&bin, &work)?;
     wait_healthy(port)?;
     let must_file = work.join("must.txt");
     std::fs::write(&must_file, must.iter().map(u64::to_string).collect::<Vec<_>>().join("\n"))
@@ -446,31 +461,13 @@ fn bench_load() -> Result<(), String> {
     let bin = root.join("target/release");
     let work = root.join("target/bench");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let (mock_port, port) = (free_port()?, free_port()?);
-    let _mock = Child(
-        Command::new(bin.join("omniroute-mock-upstream"))
-            .arg(format!("127.0.0.1:{mock_port}"))
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
-    wait_healthy(mock_port)?;
-    let config = format!(
-        "[server]\nport = {port}\n\n[[api_keys]]\nname = \"bench\"\nkey = \"sk-bench\"\n\n[[providers]]\nid = \"mock-openai\"\nprefix = \"mo\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:{mock_port}/v1\"\nmodels = [\"gpt-mock\"]\n\n[[connections]]\nprovider = \"mock-openai\"\napi_key = \"upstream\"\n"
-    );
-    let config_path = work.join("config.toml");
-    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let (_mock, mock_port) = spawn_mock(&bin)?;
+    let port = free_port()?;
+    let keys = "\n[[api_keys]]\nname = \"bench\"\nkey = \"sk-bench\"\n";
+    std::fs::write(work.join("config.toml"), mock_config(port, mock_port, keys))
+        .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let server = Child(
-        Command::new(bin.join("omniroute-server"))
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--data-dir")
-            .arg(work.join("data"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let server = spawn_server(&bin, &work)?;
     wait_healthy(port)?;
     let startup = started.elapsed();
     std::thread::sleep(std::time::Duration::from_millis(300));
