@@ -522,10 +522,11 @@ const GEMINI_SCHEMA_KEYS: &[&str] = &[
     "title",
 ];
 
-fn schema_to_gemini(v: &Value) -> Value {
+fn schema_to_gemini(v: Value) -> Value {
     match v {
         Value::Object(o) => {
-            let mut out = Map::new();
+            // Rebuilt by moving values, in the source's key order; nothing is cloned.
+            let mut out = Map::with_capacity(o.len());
             for (k, v) in o {
                 if !GEMINI_SCHEMA_KEYS.contains(&k.as_str()) {
                     continue;
@@ -536,24 +537,20 @@ fn schema_to_gemini(v: &Value) -> Value {
                         if types.iter().any(|t| t == "null") {
                             out.insert("nullable".into(), Value::Bool(true));
                         }
-                        types
-                            .iter()
-                            .find(|t| *t != "null")
-                            .cloned()
-                            .unwrap_or(Value::from("string"))
+                        types.into_iter().find(|t| t != "null").unwrap_or(Value::from("string"))
                     }
                     ("properties", Value::Object(props)) => Value::Object(
-                        props.iter().map(|(k, v)| (k.clone(), schema_to_gemini(v))).collect(),
+                        props.into_iter().map(|(k, v)| (k, schema_to_gemini(v))).collect(),
                     ),
                     ("items" | "anyOf", v) => schema_to_gemini(v),
-                    (_, v) => v.clone(),
+                    (_, v) => v,
                 };
-                out.insert(k.clone(), v);
+                out.insert(k, v);
             }
             Value::Object(out)
         }
-        Value::Array(a) => Value::Array(a.iter().map(schema_to_gemini).collect()),
-        other => other.clone(),
+        Value::Array(a) => Value::Array(a.into_iter().map(schema_to_gemini).collect()),
+        other => other,
     }
 }
 
@@ -725,7 +722,7 @@ pub(crate) fn request_from_ir(
                         name: t.name.clone(),
                         description: t.description.clone(),
                         parameters: Some(schema_to_gemini(
-                            &serde_json::from_str(t.parameters.get()).unwrap_or(Value::Null),
+                            serde_json::from_str(t.parameters.get()).unwrap_or(Value::Null),
                         )),
                         parameters_json_schema: None,
                     })
