@@ -119,7 +119,25 @@ CREATE TABLE audit (
     detail      TEXT NOT NULL DEFAULT '{}'  -- never a secret
 );
 "#,
+    // 2: admin tokens for the management API; usage looked up by model and provider.
+    r#"
+CREATE TABLE admin_tokens (
+    name        TEXT PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE, -- SHA-256 hex
+    prefix      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX usage_model_ts ON usage (requested_model, ts_ms);
+CREATE INDEX usage_provider_ts ON usage (provider, ts_ms);
+"#,
 ];
+
+/// Unix time in milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// The store: a pool of connections to one SQLite file.
 #[derive(Clone, Debug)]
@@ -147,7 +165,7 @@ impl Db {
         Ok(db)
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> StorageError {
+    pub(crate) fn sqlite(&self, source: rusqlite::Error) -> StorageError {
         StorageError::Sqlite { path: self.path.clone(), source }
     }
 
@@ -161,6 +179,61 @@ impl Db {
     /// The schema version of the file.
     pub fn version(&self) -> Result<i64, StorageError> {
         self.conn()?.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.sqlite(e))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a consistent copy of the live database to `dest` (SQLite online backup: other
+    /// connections keep reading and writing meanwhile).
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StorageError> {
+        let conn = self.conn()?;
+        let mut out = rusqlite::Connection::open(dest).map_err(|e| self.sqlite(e))?;
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out).map_err(|e| self.sqlite(e))?;
+        backup.run_to_completion(256, Duration::from_millis(5), None).map_err(|e| self.sqlite(e))
+    }
+
+    /// Replaces the live database's content with a backup file, after checking that the file
+    /// is an intact omniroute database this build can read; then brings its schema up to date.
+    pub fn restore_from(&self, src: &Path) -> Result<i64, StorageError> {
+        let bad = |reason: String| StorageError::Pool { path: src.into(), reason };
+        let input =
+            rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| bad(e.to_string()))?;
+        let check: String = input
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| bad(format!("not a readable SQLite database ({e})")))?;
+        if check != "ok" {
+            return Err(bad(format!("integrity check failed: {check}")));
+        }
+        let version: i64 = input
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| bad(e.to_string()))?;
+        if version > SCHEMA_VERSION {
+            return Err(StorageError::Newer {
+                path: src.into(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let has_usage: bool = input
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'usage'", [], |r| r.get(0))
+            .map_err(|e| bad(e.to_string()))?;
+        if version < 1 || !has_usage {
+            return Err(bad("not an omniroute database".into()));
+        }
+        {
+            let mut conn = self.conn()?;
+            let backup =
+                rusqlite::backup::Backup::new(&input, &mut conn).map_err(|e| self.sqlite(e))?;
+            backup
+                .run_to_completion(256, Duration::from_millis(5), None)
+                .map_err(|e| self.sqlite(e))?;
+        }
+        self.migrate()?;
+        self.version()
     }
 
     fn migrate(&self) -> Result<(), StorageError> {
@@ -205,7 +278,7 @@ impl Db {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn temp_db(name: &str) -> PathBuf {
@@ -227,6 +300,42 @@ mod tests {
         let db = Db::open(&path).unwrap();
         assert!(db.integrity_ok().unwrap());
         assert!(!db.has_encrypted_credentials().unwrap());
+    }
+
+    #[test]
+    fn upgrades_a_previous_version_keeping_its_rows() {
+        let path = temp_db("v1");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO combos (name, strategy, targets, updated_at) VALUES ('c', 'priority', '[\"a/b\"]', 0)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(db.combos().unwrap()[0].targets, ["a/b"]);
+        assert!(db.admin_tokens().unwrap().is_empty());
+    }
+
+    #[test]
+    fn backup_and_restore_round_trip() {
+        let db = Db::open(&temp_db("backup")).unwrap();
+        db.put_alias("fast", "openai/gpt-4o-mini").unwrap();
+        let copy = temp_db("backup-copy");
+        db.backup_to(&copy).unwrap();
+        db.put_alias("fast", "changed/after-backup").unwrap();
+        db.delete_alias("fast").unwrap();
+        assert_eq!(db.restore_from(&copy).unwrap(), SCHEMA_VERSION);
+        assert_eq!(db.aliases().unwrap(), [("fast".to_owned(), "openai/gpt-4o-mini".to_owned())]);
+        assert!(db.integrity_ok().unwrap());
+
+        let junk = temp_db("junk");
+        std::fs::write(&junk, b"not a database at all, not even close to one........").unwrap();
+        assert!(db.restore_from(&junk).is_err());
+        assert_eq!(db.aliases().unwrap().len(), 1, "a refused restore changes nothing");
     }
 
     #[test]

@@ -5,9 +5,18 @@
 //! It knows nothing of HTTP. The only crate that names rusqlite and r2d2.
 
 mod crypto;
+mod datadir;
 mod db;
+mod queries;
+mod records;
 mod usage;
 
 pub use crypto::{CryptoError, SecretKey, hash_client_key};
+pub use datadir::{DB_FILE, DataDir, KEY_FILE, OpenError};
 pub use db::{Db, SCHEMA_VERSION, StorageError};
+pub use queries::{GroupBy, LogFilter, LogRow, Percentiles, UsageGroup};
+pub use records::{
+    AdminTokenRow, AuditRow, ComboRow, ConnectionInput, ConnectionRow, KeyRow, Price, ProviderRow,
+    WriteError,
+};
 pub use usage::{UsageRow, UsageWriter, WriterConfig};
