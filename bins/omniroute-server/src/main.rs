@@ -67,30 +67,26 @@ fn main() -> ExitCode {
     }
     s.request_timeout_ms = args.request_timeout_ms.or(s.request_timeout_ms);
     s.stream_idle_timeout_ms = args.stream_idle_timeout_ms.or(s.stream_idle_timeout_ms);
-    if let Some(dir) = &s.data_dir
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        eprintln!("omniroute-server: cannot create data directory {}: {e}", dir.display());
-        return ExitCode::from(EX_USAGE);
-    }
-    let db_path = config.server.data_dir.clone().unwrap_or_default().join("omniroute.db");
-    let db = match omniroute_storage::Db::open(&db_path) {
-        Ok(db) => db,
+    let dir = config.server.data_dir.clone().unwrap_or_default();
+    let secret_key = std::env::var("OMNIROUTE_SECRET_KEY").ok().filter(|k| !k.is_empty());
+    let data = match omniroute_storage::DataDir::open(&dir, secret_key.as_deref()) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("omniroute-server: {e}");
             return ExitCode::from(EX_USAGE);
         }
     };
-    let writer =
-        match omniroute_storage::UsageWriter::start(db, omniroute_storage::WriterConfig::default())
-        {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("omniroute-server: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    let app = match App::build(&config, &|var| std::env::var(var).ok()) {
+    let writer = match omniroute_storage::UsageWriter::start(
+        data.db.clone(),
+        omniroute_storage::WriterConfig::default(),
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("omniroute-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match App::open(&config, &|var| std::env::var(var).ok(), data) {
         Ok(a) => a.with_usage(writer),
         Err(e) => {
             let origin = config_path
@@ -100,6 +96,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
+    let initial = std::env::var("INITIAL_PASSWORD").ok().filter(|p| !p.is_empty());
+    match app.ensure_admin_password(initial.as_deref()) {
+        Ok(Some(generated)) => eprintln!(
+            "omniroute-server: generated the admin password (shown only this once; change it with `omniroute-cli` or the dashboard): {generated}"
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("omniroute-server: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    }
+    if let Some(token) = std::env::var("OMNIROUTE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty())
+        && let Err(e) = app.register_admin_token(&token)
+    {
+        eprintln!("omniroute-server: {e}");
+        return ExitCode::from(EX_USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

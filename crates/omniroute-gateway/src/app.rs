@@ -1,18 +1,19 @@
-//! The running state built from a configuration: registry, connections, combos, keys, client.
+//! The running state: the data directory, the routing snapshot, the upstream client, counters
+//! and budgets.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use omniroute_core::Secret;
-use omniroute_providers::{
-    Auth, Client, ClientConfig, Connection, CustomProvider, Provider, Registry, ResolveError,
-};
-use omniroute_storage::UsageWriter;
+use omniroute_providers::{Client, ClientConfig};
+use omniroute_storage::{DataDir, Price, UsageWriter};
 
-use crate::config::{ApiKey, Config};
+use crate::admin::AdminState;
+use crate::apply;
+use crate::budget::{self, Budgets};
+use crate::config::Config;
+use crate::routes::Routes;
 
 /// Why a configuration could not be turned into a running gateway.
 #[derive(Debug, thiserror::Error)]
@@ -23,27 +24,6 @@ pub enum BuildError {
     /// A setting refers to something that does not exist, or is not usable.
     #[error("{0}")]
     Invalid(String),
-}
-
-/// Why a model name gives no upstream to try.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PlanError {
-    /// The name does not resolve to a provider.
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    /// The provider exists but has no account configured.
-    #[error(
-        "provider `{0}` has no connection: add a [[connections]] entry with its API key (GET /v1/models lists what is reachable)"
-    )]
-    NoConnection(String),
-}
-
-/// One upstream attempt: a provider, the model to ask it for, and the account to use.
-#[derive(Debug, Clone)]
-pub(crate) struct Candidate {
-    pub(crate) provider: Arc<Provider>,
-    pub(crate) model: String,
-    pub(crate) connection: Connection,
 }
 
 /// What the gateway has seen of one provider since start-up, for `/api/health`.
@@ -76,114 +56,66 @@ impl ProviderStats {
 /// Everything a request needs, shared by all connections.
 #[derive(Debug)]
 pub struct App {
-    pub(crate) registry: Registry,
-    pub(crate) connections: HashMap<String, Vec<Connection>>,
-    pub(crate) combos: HashMap<String, Vec<String>>,
-    pub(crate) aliases: HashMap<String, String>,
-    pub(crate) keys: Vec<ApiKey>,
-    pub(crate) require_key: bool,
+    /// The routing snapshot, swapped whole on every configuration change.
+    routes: RwLock<Arc<Routes>>,
+    /// Serializes configuration writes with the reload that follows them.
+    write_lock: Mutex<()>,
+    pub(crate) data: DataDir,
     pub(crate) client: Client,
     pub(crate) max_body: usize,
     pub(crate) stream_idle: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) host: std::net::IpAddr,
     pub(crate) port: u16,
-    pub(crate) stats: HashMap<String, ProviderStats>,
+    stats: Mutex<HashMap<String, Arc<ProviderStats>>>,
     /// Where finished requests are recorded (none: not recorded).
     pub(crate) usage: Option<Arc<UsageWriter>>,
+    pub(crate) budgets: Arc<Budgets>,
+    pub(crate) admin: AdminState,
 }
 
 impl App {
-    /// Builds the gateway from a validated configuration. `env` looks up environment
-    /// variables named by the config (`api_key_env`); the library never reads the environment
-    /// itself.
-    pub fn build(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<App, BuildError> {
-        let mut registry = Registry::builtin()?;
-        for p in &config.providers {
-            registry.add_custom(CustomProvider {
-                id: p.id.clone(),
-                prefix: p.prefix.clone(),
-                format: p.format.clone(),
-                base_url: p.base_url.clone(),
-                models: p.models.clone(),
-            })?;
-        }
-        let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
-        for (i, c) in config.connections.iter().enumerate() {
-            let provider = registry.get(&c.provider).ok_or_else(|| {
-                BuildError::Invalid(format!(
-                    "connection {}: unknown provider `{}`",
-                    i + 1,
-                    c.provider
-                ))
-            })?;
-            let api_key = match (&c.api_key, &c.api_key_env) {
-                (Some(k), _) => Some(k.clone()),
-                (None, Some(var)) => Some(Secret::new(env(var).ok_or_else(|| {
-                    BuildError::Invalid(format!(
-                        "connection {}: environment variable `{var}` is not set",
-                        i + 1
-                    ))
-                })?)),
-                (None, None) => None,
-            };
-            if api_key.is_none() && provider.auth != Auth::None {
-                return Err(BuildError::Invalid(format!(
-                    "connection {} for `{}` has no api_key or api_key_env",
-                    i + 1,
-                    provider.id
-                )));
-            }
-            if provider.account_id_required && c.account_id.is_none() && c.base_url.is_none() {
-                return Err(BuildError::Invalid(format!(
-                    "connection {} for `{}` needs an account_id",
-                    i + 1,
-                    provider.id
-                )));
-            }
-            connections.entry(provider.id.clone()).or_default().push(Connection {
-                provider: provider.id.clone(),
-                name: c.name.clone().unwrap_or_else(|| format!("{}-{}", provider.id, i + 1)),
-                api_key,
-                base_url: c.base_url.clone(),
-                account_id: c.account_id.clone(),
-                priority: c.priority,
-            });
-        }
-        for list in connections.values_mut() {
-            list.sort_by_key(|c| c.priority);
-        }
-        let mut combos = HashMap::new();
-        for combo in &config.combos {
-            if combo.strategy != "priority" {
-                return Err(BuildError::Invalid(format!(
-                    "combo `{}`: strategy `{}` is not supported (use `priority`)",
-                    combo.name, combo.strategy
-                )));
-            }
-            if combo.targets.is_empty() {
-                return Err(BuildError::Invalid(format!("combo `{}` has no targets", combo.name)));
-            }
-            combos.insert(combo.name.clone(), combo.targets.clone());
-        }
+    /// Opens the gateway on a data directory: applies the config file to its database (by
+    /// name; see `docs/management-api.md`), seeds default prices, and loads the routing
+    /// snapshot. `env` looks up environment variables named by the config (`api_key_env`); the
+    /// library never reads the environment itself.
+    pub fn open(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+        data: DataDir,
+    ) -> Result<App, BuildError> {
+        apply::apply(&data, config, env, "config-file")?;
+        let seeds: Vec<_> = omniroute_providers::default_prices()
+            .into_iter()
+            .map(|(m, p)| {
+                let m6 = |usd: f64| (usd * 1e6).round() as i64;
+                (m, Price { input: m6(p.input), output: m6(p.output), cached: m6(p.cached) })
+            })
+            .collect();
+        let storage = |e: omniroute_storage::StorageError| BuildError::Invalid(e.to_string());
+        data.db.seed_prices(&seeds).map_err(storage)?;
         let s = &config.server;
+        let routes = Routes::load(&data, s.host.is_loopback())?;
+        let now = apply::now_ms();
+        let day = budget::day_of(now);
+        let (y, m) = budget::civil(day);
+        let today = data.db.spend_by_key(day * 86_400_000).map_err(storage)?;
+        let month =
+            data.db.spend_by_key(budget::first_of_month(y, m) * 86_400_000).map_err(storage)?;
         let request_timeout = Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000));
         let client = Client::new(ClientConfig {
             connect_timeout: Duration::from_millis(s.connect_timeout_ms.unwrap_or(10_000)),
             request_timeout,
             ..ClientConfig::default()
         });
-        let stats =
-            registry.providers().iter().map(|p| (p.id.clone(), ProviderStats::default())).collect();
         Ok(App {
+            routes: RwLock::new(Arc::new(routes)),
+            write_lock: Mutex::new(()),
+            data,
             usage: None,
-            stats,
-            registry,
-            connections,
-            combos,
-            aliases: config.aliases.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            keys: config.api_keys.clone(),
-            require_key: !config.api_keys.is_empty() || !s.host.is_loopback(),
+            stats: Mutex::new(HashMap::new()),
+            budgets: Arc::new(Budgets::load(&today, &month, now)),
+            admin: AdminState::default(),
             client,
             max_body: s.max_body_bytes,
             stream_idle: s.stream_idle_timeout_ms.map_or(request_timeout, Duration::from_millis),
@@ -193,88 +125,54 @@ impl App {
         })
     }
 
-    /// Whether requests can reach this provider: it has a connection, or needs no key.
-    pub(crate) fn usable(&self, p: &Provider) -> bool {
-        self.connections.contains_key(&p.id) || p.auth == Auth::None
+    /// The current routing snapshot.
+    pub(crate) fn routes(&self) -> Arc<Routes> {
+        self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    fn connections_of(&self, p: &Provider) -> Vec<Connection> {
-        match self.connections.get(&p.id) {
-            Some(list) => list.clone(),
-            None if p.auth == Auth::None => vec![Connection {
-                provider: p.id.clone(),
-                name: format!("{}-local", p.id),
-                api_key: None,
-                base_url: None,
-                account_id: None,
-                priority: 0,
-            }],
-            None => Vec::new(),
-        }
+    /// Runs a configuration change and swaps in a snapshot that includes it. Writes are
+    /// serialized, so a reload never misses a change that finished before it.
+    pub(crate) fn change<T, E: From<BuildError>>(
+        &self,
+        f: impl FnOnce(&DataDir) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _guard = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let out = f(&self.data)?;
+        let routes = Routes::load(&self.data, self.host.is_loopback())?;
+        *self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(routes);
+        Ok(out)
     }
 
-    /// The ordered attempts for a model name: a combo's targets in order, or one target; each
-    /// with its provider's connections by priority.
-    pub(crate) fn candidates(&self, model: &str) -> Result<Vec<Candidate>, PlanError> {
-        let targets: Vec<String> = match self.combos.get(model) {
-            Some(t) => t.clone(),
-            None => vec![self.aliases.get(model).cloned().unwrap_or_else(|| model.to_owned())],
-        };
-        let usable = |p: &Provider| self.usable(p);
-        let mut out = Vec::new();
-        let mut first_err: Option<PlanError> = None;
-        for t in &targets {
-            match self.registry.resolve(t, &usable) {
-                Ok(r) => {
-                    let connections = self.connections_of(&r.provider);
-                    if connections.is_empty() {
-                        first_err.get_or_insert(PlanError::NoConnection(r.provider.id.clone()));
-                    }
-                    for connection in connections {
-                        out.push(Candidate {
-                            provider: r.provider.clone(),
-                            model: r.model.clone(),
-                            connection,
-                        });
-                    }
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e.into());
-                }
-            }
-        }
-        match first_err {
-            Some(e) if out.is_empty() => Err(e),
-            _ => Ok(out),
-        }
+    /// The counters of one provider.
+    pub(crate) fn stats_for(&self, provider: &str) -> Arc<ProviderStats> {
+        let mut map = self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(provider.to_owned()).or_default().clone()
     }
 
-    /// Every `provider/model` a client can reach, plus combos and aliases.
-    pub(crate) fn model_ids(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for p in self.registry.providers() {
-            // Listed only with a connection: a local provider that needs no key (Ollama) can
-            // still be called, but listing it when nothing runs there would mislead clients.
-            if !self.connections.contains_key(&p.id) {
-                continue;
-            }
-            for m in &p.models {
-                out.push((format!("{}/{m}", p.id), p.id.clone()));
-            }
-        }
-        let mut combos: Vec<_> = self.combos.keys().collect();
-        combos.sort();
-        out.extend(combos.into_iter().map(|c| (c.clone(), "combo".to_owned())));
-        let mut aliases: Vec<_> = self.aliases.keys().collect();
-        aliases.sort();
-        out.extend(aliases.into_iter().map(|a| (a.clone(), "alias".to_owned())));
-        out
+    /// The counters of one provider, if it has any.
+    pub(crate) fn stats_of(&self, provider: &str) -> Option<Arc<ProviderStats>> {
+        self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(provider).cloned()
     }
 
     /// Records one row per finished request through `writer`.
     pub fn with_usage(mut self, writer: UsageWriter) -> App {
         self.usage = Some(Arc::new(writer));
         self
+    }
+
+    /// Makes sure the management API has an admin password: keeps a stored one, else stores
+    /// `initial` (`INITIAL_PASSWORD`), else generates one. Returns the password only when it
+    /// was generated, for the caller to show once.
+    pub fn ensure_admin_password(
+        &self,
+        initial: Option<&str>,
+    ) -> Result<Option<String>, BuildError> {
+        crate::admin::ensure_password(&self.data, initial)
+    }
+
+    /// Registers `OMNIROUTE_ADMIN_TOKEN` as the admin token named `env`.
+    pub fn register_admin_token(&self, token: &str) -> Result<(), BuildError> {
+        crate::admin::register_env_token(&self.data, token)
     }
 
     /// The address the server listens on.
@@ -284,6 +182,6 @@ impl App {
 
     /// Whether client keys are enforced.
     pub fn requires_key(&self) -> bool {
-        self.require_key
+        self.routes().require_key
     }
 }

@@ -4,34 +4,62 @@
 //! an error with file, line and reason, not a silently ignored setting), and
 //! [`crate::App::build`] turns a valid config into running state.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use omniroute_core::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
-/// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The whole file. Everything but `[server]` is applied to the database at start, by name
+/// (see `docs/management-api.md`, "which wins").
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Listener and limits.
-    #[serde(default)]
+    /// Listener and limits (never exported: they belong to the machine, not the state).
+    #[serde(default, skip_serializing)]
     pub server: ServerConfig,
     /// Client keys.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub api_keys: Vec<ApiKey>,
     /// Custom providers (built-ins need no entry).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
     /// Accounts/keys for providers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<ConnectionConfig>,
     /// Fallback chains.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub combos: Vec<ComboConfig>,
     /// Model name aliases: `alias = "provider/model"`.
-    #[serde(default)]
-    pub aliases: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
+    /// Prices by `provider/model`, US dollars per million tokens.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pricing: BTreeMap<String, PriceConfig>,
+    /// Runtime settings (see `docs/management-api.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+/// A `[pricing."provider/model"]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    /// Uncached input.
+    pub input: f64,
+    /// Output.
+    pub output: f64,
+    /// Cached input (default: the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached: Option<f64>,
+}
+
+fn expose<S: Serializer>(s: &Option<Secret>, ser: S) -> Result<S::Ok, S::Error> {
+    match s {
+        Some(s) => ser.serialize_str(s.expose()),
+        None => ser.serialize_none(),
+    }
 }
 
 /// `[server]`.
@@ -90,26 +118,48 @@ impl Default for ServerConfig {
 }
 
 /// `[[api_keys]]`: a client key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     /// A name for logs.
     pub name: String,
-    /// The key clients send.
-    pub key: Secret,
+    /// The key clients send (stored only as its hash).
+    #[serde(default, skip_serializing)]
+    pub key: Option<Secret>,
+    /// Or the key's SHA-256 (hex), as `config export` writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_hash: Option<String>,
     /// Allowed model patterns (`*` wildcards); all when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
+    /// Spending limit per UTC day, US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_budget_usd: Option<f64>,
+    /// Spending limit per UTC calendar month, US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_budget_usd: Option<f64>,
+    /// Disabled keys are refused (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if signature")]
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// `[[providers]]`: a custom provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Its id.
     pub id: String,
     /// Optional short prefix.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// `openai`, `claude`, `gemini` or `responses`.
     pub format: String,
@@ -121,33 +171,36 @@ pub struct ProviderConfig {
 }
 
 /// `[[connections]]`: an account or key for a provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionConfig {
     /// A provider id, prefix or alias.
     pub provider: String,
-    /// A name for logs.
-    #[serde(default)]
+    /// A name for logs; unique per provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The upstream key.
-    #[serde(default)]
+    /// The upstream key; absent keeps the stored one.
+    #[serde(default, serialize_with = "expose", skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
     /// Read the key from this environment variable instead.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
     /// Overrides the provider's base URL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// For providers whose URL needs one (Cloudflare).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     /// Lower is tried first (default 0).
     #[serde(default)]
     pub priority: i64,
+    /// Disabled connections are never tried (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
 }
 
 /// `[[combos]]`: a named fallback chain of targets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComboConfig {
     /// The model name clients use.
@@ -157,6 +210,9 @@ pub struct ComboConfig {
     pub strategy: String,
     /// `provider/model` targets, in order.
     pub targets: Vec<String>,
+    /// Disabled combos are not routable (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
 }
 
 fn default_strategy() -> String {
@@ -240,7 +296,7 @@ targets = ["mc/claude-test", "openai/gpt-4o-mini"]
     fn the_documented_shape_parses() {
         let c = Config::from_toml(ISSUE_EXAMPLE, Path::new("omniroute.toml")).unwrap();
         assert_eq!(c.server.port, 20128);
-        assert_eq!(c.api_keys[0].key.expose(), "sk-local-123");
+        assert_eq!(c.api_keys[0].key.as_ref().unwrap().expose(), "sk-local-123");
         assert_eq!(c.providers[0].prefix.as_deref(), Some("mc"));
         assert_eq!(c.connections[0].priority, 1);
         assert_eq!(c.combos[0].targets.len(), 2);

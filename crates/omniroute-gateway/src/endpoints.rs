@@ -10,6 +10,9 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use omniroute_translate::{ErrorKind, Format};
 
+use std::sync::Arc;
+
+use crate::admin;
 use crate::app::App;
 use crate::auth::{self, Access};
 use crate::pipeline::{self, Call};
@@ -52,7 +55,7 @@ fn gemini_path(path: &str) -> Option<(String, &str)> {
     Some((model.to_owned(), method))
 }
 
-pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
+pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let query = parts.uri.query();
@@ -62,8 +65,13 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
     if parts.method == Method::GET && path == "/health" {
         return misc::health();
     }
-    let access = auth::check(app, &parts.headers, query);
-    if matches!(access, Access::Denied) {
+    if path.starts_with("/api/") && path != "/api/health" {
+        return admin::route(app, parts, body).await;
+    }
+    let access = auth::check(&app.routes(), &parts.headers, query);
+    if matches!(access, Access::Denied)
+        && !(path == "/api/health" && admin::is_admin(app, &parts).await)
+    {
         let msg = "a valid API key is required (Authorization: Bearer, x-api-key, x-goog-api-key or ?key=)";
         return reply::error(f, ErrorKind::Authentication, msg);
     }
@@ -148,9 +156,6 @@ pub(crate) async fn route(app: &App, req: Request<Incoming>) -> Reply {
         }
         (&Method::GET, "/v1/models" | "/models") => models::openai_list(app),
         (&Method::GET, "/v1beta/models") => models::gemini_list(app),
-        (&Method::GET, p) if p.starts_with("/v1beta/models/") => {
-            models::gemini_one(app, &p["/v1beta/models/".len()..])
-        }
         (&Method::GET, p) if p.starts_with("/v1beta/models/") => {
             models::gemini_one(app, &p["/v1beta/models/".len()..])
         }

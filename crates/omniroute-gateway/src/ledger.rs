@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use omniroute_storage::{UsageRow, UsageWriter};
+use omniroute_storage::{Price, UsageRow, UsageWriter};
 use omniroute_translate::{Format, TokenUsage};
 
-use crate::app::Candidate;
+use crate::apply::now_ms;
+use crate::budget::{Budgets, cost_micros};
+use crate::routes::Candidate;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -16,6 +18,10 @@ pub(crate) struct Ledger {
     writer: Option<Arc<UsageWriter>>,
     started: Instant,
     row: UsageRow,
+    /// The price of the candidate that answered.
+    price: Option<Price>,
+    /// The key's spending account, and what this request reserved on it.
+    budget: Option<(Arc<Budgets>, i64)>,
 }
 
 impl Ledger {
@@ -39,11 +45,19 @@ impl Ledger {
                 stream,
                 ..UsageRow::default()
             },
+            price: None,
+            budget: None,
         }
     }
 
+    /// Counts this request's cost against its key; `reserved` was already reserved.
+    pub(crate) fn charge_to(&mut self, budgets: Arc<Budgets>, reserved: i64) {
+        self.budget = Some((budgets, reserved));
+    }
+
     /// The candidate that answered (or failed last).
-    pub(crate) fn target(&mut self, c: &Candidate) {
+    pub(crate) fn target(&mut self, c: &Candidate, price: Option<Price>) {
+        self.price = price;
         self.row.provider = Some(c.provider.id.clone());
         self.row.model = Some(c.model.clone());
         self.row.connection = Some(c.connection.name.clone());
@@ -65,9 +79,17 @@ impl Ledger {
         estimated: bool,
         error: Option<&str>,
     ) {
+        let cost = match (self.price, &usage) {
+            (Some(p), Some(u)) => cost_micros(p, u),
+            _ => 0,
+        };
+        if let (Some((budgets, reserved)), Some(key)) = (self.budget.take(), &self.row.api_key) {
+            budgets.settle(key, reserved, cost, now_ms());
+        }
         let Some(writer) = self.writer.take() else { return };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let r = &mut self.row;
+        r.cost_micros = cost;
         r.ts_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
         r.status = status;
         r.latency_ms = self.started.elapsed().as_millis() as u64;
@@ -80,5 +102,14 @@ impl Ledger {
         }
         r.error_class = error.map(str::to_owned);
         writer.record(std::mem::take(r));
+    }
+}
+
+impl Drop for Ledger {
+    /// A request dropped without finishing (its task was cancelled) gives its reservation back.
+    fn drop(&mut self) {
+        if let (Some((budgets, reserved)), Some(key)) = (self.budget.take(), &self.row.api_key) {
+            budgets.settle(key, reserved, 0, now_ms());
+        }
     }
 }

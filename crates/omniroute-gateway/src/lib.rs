@@ -10,16 +10,21 @@
 // once per request, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod app;
+mod apply;
 mod auth;
 mod body;
+mod budget;
 pub mod config;
 mod endpoints;
 mod ledger;
 mod pipeline;
 mod reply;
+mod routes;
 mod server;
 
 pub use app::{App, BuildError};
+pub use apply::Applied;
 pub use config::{Config, ConfigError};
 pub use server::{Server, serve};

@@ -13,25 +13,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
-use omniroute_providers::{Endpoint, Failure, FailureKind, ResolveError, build_request};
+use omniroute_providers::{Endpoint, Failure, FailureKind, Provider, ResolveError, build_request};
 use omniroute_translate::{
     ErrorKind, Format, MaxTokensField, RequestOptions, ResponseContext, StreamTranslator,
     peek_request, translate_error, translate_request, translate_response,
 };
 
-use crate::app::{App, Candidate, PlanError};
+use crate::app::App;
 use crate::auth::{self, Access};
 use crate::body::SseBody;
+use crate::budget::worst_case;
 use crate::ledger::Ledger;
 use crate::reply::{self, Reply};
+use crate::routes::{Candidate, PlanError, Routes};
 
 /// Largest upstream non-streaming response read into memory.
 const MAX_UPSTREAM_BODY: usize = 256 << 20;
 
 /// What the endpoint learned from the URL.
-pub(crate) struct Call<'a> {
+pub(crate) struct Call {
     pub(crate) format: Format,
-    pub(crate) access: Access<'a>,
+    pub(crate) access: Access,
     /// Gemini clients name the model in the path.
     pub(crate) path_model: Option<String>,
     /// Gemini clients choose streaming by method name.
@@ -54,18 +56,81 @@ pub(crate) fn resolve_error(format: Format, e: &PlanError) -> Reply {
 }
 
 /// Checks the key, then resolves the model to candidates.
-pub(crate) fn plan(app: &App, call: &Call<'_>, model: &str) -> Result<Vec<Candidate>, Reply> {
+pub(crate) fn plan(routes: &Routes, call: &Call, model: &str) -> Result<Vec<Candidate>, Reply> {
     if let Access::Key(k) = &call.access
         && !auth::allows(k, model)
     {
         let msg = format!("this API key may not use model `{model}`");
         return Err(reply::error(call.format, ErrorKind::PermissionDenied, &msg));
     }
-    app.candidates(model).map_err(|e| resolve_error(call.format, &e))
+    routes.candidates(model).map_err(|e| resolve_error(call.format, &e))
+}
+
+/// How a request for `model` on provider `p` is translated.
+pub(crate) fn request_options(p: &Provider, model: &str, stream: bool) -> RequestOptions {
+    RequestOptions {
+        model: Some(model.to_owned()),
+        keep_developer_role: p.quirks.keep_developer_role,
+        max_tokens_field: if p.quirks.max_completion_tokens {
+            MaxTokensField::MaxCompletionTokens
+        } else {
+            MaxTokensField::MaxTokens
+        },
+        reasoning_content_history: p.quirks.reasoning_content_history,
+        system_as_user: p.quirks.system_as_user,
+        stream_usage: !p.quirks.no_stream_options,
+        stream: Some(stream),
+        ..RequestOptions::default()
+    }
+}
+
+/// Output tokens assumed for a budget reservation when the request sets no limit.
+const DEFAULT_OUTPUT_RESERVE: u64 = 8192;
+
+/// Reserves the request's worst-case cost on its key's budget. Input is bounded by the body
+/// (at most one token per two bytes of JSON), output by the request's own limit.
+fn reserve(
+    app: &App,
+    routes: &Routes,
+    call: &Call,
+    candidates: &[Candidate],
+    body_len: usize,
+    max_output: Option<u64>,
+    ledger: &mut Ledger,
+) -> Result<(), Reply> {
+    let Access::Key(key) = &call.access else { return Ok(()) };
+    let amount = if key.daily_budget.is_some() || key.monthly_budget.is_some() {
+        let input = (body_len as u64).div_ceil(2);
+        let output = max_output.unwrap_or(DEFAULT_OUTPUT_RESERVE);
+        candidates
+            .iter()
+            .filter_map(|c| routes.price(c))
+            .map(|p| worst_case(p, input, output))
+            .max()
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let now = crate::apply::now_ms();
+    if let Err(e) =
+        app.budgets.reserve(&key.name, key.daily_budget, key.monthly_budget, amount, now)
+    {
+        let msg = format!(
+            "the {} budget of API key `{}` would be exceeded: limit ${:.4}, already spent or reserved ${:.4}, this request may cost up to ${:.4}",
+            e.period,
+            key.name,
+            crate::apply::usd(e.limit),
+            crate::apply::usd(e.committed),
+            crate::apply::usd(amount)
+        );
+        return Err(reply::error(call.format, ErrorKind::RateLimit, &msg));
+    }
+    ledger.charge_to(app.budgets.clone(), amount);
+    Ok(())
 }
 
 /// Chat-like generation on any endpoint.
-pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
+pub(crate) async fn generate(app: &App, call: Call, body: Bytes) -> Reply {
     let f = call.format;
     let facts = match peek_request(f, &body) {
         Ok(facts) => facts,
@@ -80,30 +145,24 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
         _ => None,
     };
     let mut ledger = Ledger::new(app.usage.clone(), key, &model, f, stream);
-    let candidates = match plan(app, &call, &model) {
+    let routes = app.routes();
+    let candidates = match plan(&routes, &call, &model) {
         Ok(c) => c,
         Err(r) => {
             ledger.finish(r.status().as_u16(), None, false, Some("no_route"));
             return r;
         }
     };
+    if let Err(r) =
+        reserve(app, &routes, &call, &candidates, body.len(), facts.max_output_tokens, &mut ledger)
+    {
+        ledger.finish(r.status().as_u16(), None, false, Some("budget_exceeded"));
+        return r;
+    }
     let mut last: Option<(Format, Failure)> = None;
     for cand in candidates {
         let p = &cand.provider;
-        let opts = RequestOptions {
-            model: Some(cand.model.clone()),
-            keep_developer_role: p.quirks.keep_developer_role,
-            max_tokens_field: if p.quirks.max_completion_tokens {
-                MaxTokensField::MaxCompletionTokens
-            } else {
-                MaxTokensField::MaxTokens
-            },
-            reasoning_content_history: p.quirks.reasoning_content_history,
-            system_as_user: p.quirks.system_as_user,
-            stream_usage: !p.quirks.no_stream_options,
-            stream: Some(stream),
-            ..RequestOptions::default()
-        };
+        let opts = request_options(p, &cand.model, stream);
         let translated = match translate_request(f, p.format, &body, &opts) {
             Ok(t) => t,
             Err(e) => {
@@ -111,7 +170,7 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
                 return reply::error(f, ErrorKind::InvalidRequest, &e.to_string());
             }
         };
-        ledger.target(&cand);
+        ledger.target(&cand, routes.price(&cand));
         let req = match build_request(
             p,
             &cand.connection,
@@ -132,18 +191,14 @@ pub(crate) async fn generate(app: &App, call: Call<'_>, body: Bytes) -> Reply {
                 continue;
             }
         };
-        let stats = app.stats.get(&p.id);
+        let stats = app.stats_for(&p.id);
         let resp = match app.client.send(req).await {
             Ok(r) => {
-                if let Some(s) = stats {
-                    s.success(now());
-                }
+                stats.success(now());
                 r
             }
             Err(failure) => {
-                if let Some(s) = stats {
-                    s.failure(now(), failure.label(), failure.status());
-                }
+                stats.failure(now(), failure.label(), failure.status());
                 let retry = failure.is_retryable();
                 last = Some((p.format, failure));
                 if retry {

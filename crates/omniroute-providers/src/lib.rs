@@ -7,11 +7,13 @@
 
 mod client;
 mod failure;
+mod pricing;
 mod registry;
 mod upstream;
 
 pub use client::{Client, ClientConfig, ResponseBody};
 pub use failure::{Failure, FailureKind};
+pub use pricing::{ListPrice, default_prices};
 pub use registry::{
     Auth, CustomProvider, Provider, Quirks, Registry, RegistryError, ResolveError, Resolved,
 };

@@ -128,6 +128,37 @@ pub fn hash_client_key(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
 
+/// Hashes an admin password with Argon2id (default parameters, random salt), as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| CryptoError::Random(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| CryptoError::Random(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CryptoError::Random(e.to_string()))
+}
+
+/// Checks a password against [`hash_password`]'s output (constant-time comparison inside).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A new random token: `prefix` then 32 random bytes in URL-safe hex.
+pub fn random_token(prefix: &str) -> Result<String, CryptoError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(format!("{prefix}{}", hex(&bytes)))
+}
+
+/// Equality without an early exit.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +203,19 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horse!", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert_ne!(h, hash_password("correct horse").unwrap(), "salted");
+        let t = random_token("ok-").unwrap();
+        assert!(t.starts_with("ok-") && t.len() == 51);
+        assert!(constant_time_eq(b"ab", b"ab") && !constant_time_eq(b"ab", b"ac"));
     }
 
     #[test]

@@ -11,7 +11,10 @@ mod queries;
 mod records;
 mod usage;
 
-pub use crypto::{CryptoError, SecretKey, hash_client_key};
+pub use crypto::{
+    CryptoError, SecretKey, constant_time_eq, hash_client_key, hash_password, random_token,
+    verify_password,
+};
 pub use datadir::{DB_FILE, DataDir, KEY_FILE, OpenError};
 pub use db::{Db, SCHEMA_VERSION, StorageError};
 pub use queries::{GroupBy, LogFilter, LogRow, Percentiles, UsageGroup};

@@ -14,6 +14,7 @@ struct Facts<'a> {
     model: Option<&'a RawValue>,
     stream: bool,
     include_usage: bool,
+    max_output: Option<u64>,
 }
 
 struct FactsVisitor;
@@ -31,6 +32,24 @@ impl<'de> Visitor<'de> for FactsVisitor {
             match key.as_ref() {
                 "model" => facts.model = Some(map.next_value::<&RawValue>()?),
                 "stream" => facts.stream = map.next_value::<Option<bool>>()?.unwrap_or(false),
+                // Chat (`max_tokens`, `max_completion_tokens`), Anthropic (`max_tokens`),
+                // Responses (`max_output_tokens`).
+                "max_tokens" | "max_completion_tokens" | "max_output_tokens" => {
+                    if let Some(n) = map.next_value::<Option<f64>>()? {
+                        facts.max_output = Some(n.max(0.0) as u64);
+                    }
+                }
+                "generationConfig" | "generation_config" => {
+                    #[derive(Deserialize)]
+                    struct Gen {
+                        #[serde(alias = "max_output_tokens", rename = "maxOutputTokens")]
+                        max_output_tokens: Option<f64>,
+                    }
+                    let g = map.next_value::<Option<Gen>>()?;
+                    if let Some(n) = g.and_then(|g| g.max_output_tokens) {
+                        facts.max_output = Some(n.max(0.0) as u64);
+                    }
+                }
                 "stream_options" => {
                     #[derive(Deserialize)]
                     struct Opts {
@@ -63,6 +82,8 @@ pub struct RequestFacts {
     pub stream: bool,
     /// `stream_options.include_usage: true` (OpenAI Chat).
     pub include_usage: bool,
+    /// The output token limit the client set, in whichever field its format uses.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Reads a request's model and stream flag without building the document.
@@ -73,6 +94,7 @@ pub fn peek_request(format: Format, body: &[u8]) -> Result<RequestFacts, Transla
         model: facts.model.and_then(|m| serde_json::from_str::<String>(m.get()).ok()),
         stream: facts.stream,
         include_usage: facts.include_usage,
+        max_output_tokens: facts.max_output,
     })
 }
 
@@ -108,4 +130,26 @@ pub(crate) fn request(
         tool_names: ToolNames::default(),
         notes: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peeks_the_output_limit_of_every_format() {
+        let peek = |f, s: &str| peek_request(f, s.as_bytes()).unwrap().max_output_tokens;
+        assert_eq!(peek(Format::OpenAiChat, r#"{"model":"m","max_completion_tokens":7}"#), Some(7));
+        assert_eq!(peek(Format::Anthropic, r#"{"max_tokens":1024,"model":"m"}"#), Some(1024));
+        assert_eq!(peek(Format::Responses, r#"{"max_output_tokens":5}"#), Some(5));
+        assert_eq!(
+            peek(Format::Gemini, r#"{"generationConfig":{"temperature":0,"maxOutputTokens":9}}"#),
+            Some(9)
+        );
+        assert_eq!(
+            peek(Format::Gemini, r#"{"generation_config":{"max_output_tokens":3}}"#),
+            Some(3)
+        );
+        assert_eq!(peek(Format::OpenAiChat, r#"{"model":"m","max_tokens":null}"#), None);
+    }
 }

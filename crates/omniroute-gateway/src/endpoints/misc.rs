@@ -6,10 +6,11 @@ use omniroute_providers::Endpoint;
 use omniroute_translate::{ErrorKind, Format, peek_request};
 use serde_json::json;
 
-use crate::app::{App, Candidate};
+use crate::app::App;
 use crate::auth::Access;
 use crate::pipeline::{self, Call};
 use crate::reply::{self, Reply};
+use crate::routes::Candidate;
 
 pub(super) fn health() -> Reply {
     reply::json(StatusCode::OK, r#"{"status":"ok"}"#)
@@ -18,14 +19,15 @@ pub(super) fn health() -> Reply {
 /// Per-provider state: what is reachable, and how its calls went since start-up.
 pub(super) fn api_health(app: &App) -> Reply {
     use std::sync::atomic::Ordering::Relaxed;
-    let providers: Vec<_> = app
+    let routes = app.routes();
+    let providers: Vec<_> = routes
         .registry
         .providers()
         .iter()
-        .filter(|p| app.usable(p))
+        .filter(|p| routes.usable(p))
         .map(|p| {
-            let s = app.stats.get(&p.id);
-            let get = |f: fn(&crate::app::ProviderStats) -> u64| s.map_or(0, f);
+            let s = app.stats_of(&p.id);
+            let get = |f: fn(&crate::app::ProviderStats) -> u64| s.as_deref().map_or(0, f);
             let (ok, failed) = (get(|s| s.ok.load(Relaxed)), get(|s| s.failed.load(Relaxed)));
             let (last_ok, last_failed) =
                 (get(|s| s.last_ok.load(Relaxed)), get(|s| s.last_failed.load(Relaxed)));
@@ -35,10 +37,11 @@ pub(super) fn api_health(app: &App) -> Reply {
                 (_, false) => "ok",
             };
             let last_failure = s
+                .as_deref()
                 .and_then(|s| s.last_failure.lock().ok().and_then(|l| *l))
                 .map(|(kind, code)| json!({"kind": kind, "status": code, "at": last_failed}));
             json!({"id": p.id, "format": p.format.id(), "status": status,
-                "connections": app.connections.get(&p.id).map_or(0, Vec::len),
+                "connections": routes.connections.get(&p.id).map_or(0, Vec::len),
                 "requests_ok": ok, "requests_failed": failed, "last_failure": last_failure})
         })
         .collect();
@@ -48,7 +51,7 @@ pub(super) fn api_health(app: &App) -> Reply {
 /// Reads the model of a request and plans its candidates.
 fn plan(
     app: &App,
-    access: Access<'_>,
+    access: Access,
     f: Format,
     body: &[u8],
 ) -> Result<(String, Vec<Candidate>), Reply> {
@@ -59,12 +62,12 @@ fn plan(
         .ok_or_else(|| reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`"))?;
     let call =
         Call { format: f, access, path_model: None, path_stream: None, anthropic_beta: None };
-    let candidates = pipeline::plan(app, &call, &model)?;
+    let candidates = pipeline::plan(&app.routes(), &call, &model)?;
     Ok((model, candidates))
 }
 
 /// `POST /v1/embeddings`, to OpenAI-format providers that serve them.
-pub(super) async fn embeddings(app: &App, access: Access<'_>, body: Bytes) -> Reply {
+pub(super) async fn embeddings(app: &App, access: Access, body: Bytes) -> Reply {
     let f = Format::OpenAiChat;
     let (model, candidates) = match plan(app, access, f, &body) {
         Ok(x) => x,
@@ -95,7 +98,7 @@ pub(super) async fn embeddings(app: &App, access: Access<'_>, body: Bytes) -> Re
 
 /// `POST /v1/messages/count_tokens`: Anthropic upstreams count; for others the count is an
 /// estimate (4 bytes of text per token), since they offer no counting endpoint of this shape.
-pub(super) async fn count_tokens(app: &App, access: Access<'_>, body: Bytes) -> Reply {
+pub(super) async fn count_tokens(app: &App, access: Access, body: Bytes) -> Reply {
     let f = Format::Anthropic;
     let candidates = match plan(app, access, f, &body) {
         Ok((_, c)) => c,
@@ -114,7 +117,7 @@ pub(super) async fn count_tokens(app: &App, access: Access<'_>, body: Bytes) -> 
 /// count, others get the same estimate as `count_tokens`.
 pub(super) async fn gemini_count_tokens(
     app: &App,
-    access: Access<'_>,
+    access: Access,
     model: String,
     body: Bytes,
 ) -> Reply {
@@ -126,7 +129,7 @@ pub(super) async fn gemini_count_tokens(
         path_stream: None,
         anthropic_beta: None,
     };
-    let candidates = match pipeline::plan(app, &call, &model) {
+    let candidates = match pipeline::plan(&app.routes(), &call, &model) {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -10,6 +10,7 @@ use crate::reply::{self, Reply};
 
 pub(super) fn openai_list(app: &App) -> Reply {
     let data: Vec<_> = app
+        .routes()
         .model_ids()
         .into_iter()
         .map(|(id, owner)| json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
@@ -18,7 +19,7 @@ pub(super) fn openai_list(app: &App) -> Reply {
 }
 
 pub(super) fn openai_one(app: &App, id: &str) -> Reply {
-    match app.model_ids().into_iter().find(|(m, _)| m == id) {
+    match app.routes().model_ids().into_iter().find(|(m, _)| m == id) {
         Some((id, owner)) => reply::json(
             StatusCode::OK,
             json!({"id": id, "object": "model", "created": 0, "owned_by": owner}).to_string(),
@@ -38,7 +39,7 @@ fn gemini_model(id: &str) -> serde_json::Value {
 
 /// `GET /v1beta/models/{model}`.
 pub(super) fn gemini_one(app: &App, id: &str) -> Reply {
-    match app.model_ids().into_iter().find(|(m, _)| m == id) {
+    match app.routes().model_ids().into_iter().find(|(m, _)| m == id) {
         Some((id, _)) => reply::json(StatusCode::OK, gemini_model(&id).to_string()),
         None => reply::error(
             Format::Gemini,
@@ -49,6 +50,7 @@ pub(super) fn gemini_one(app: &App, id: &str) -> Reply {
 }
 
 pub(super) fn gemini_list(app: &App) -> Reply {
-    let models: Vec<_> = app.model_ids().into_iter().map(|(id, _)| gemini_model(&id)).collect();
+    let models: Vec<_> =
+        app.routes().model_ids().into_iter().map(|(id, _)| gemini_model(&id)).collect();
     reply::json(StatusCode::OK, json!({"models": models}).to_string())
 }

@@ -17,19 +17,29 @@ use serde_json::{Value, json};
 struct Env {
     mock: Mock,
     addr: SocketAddr,
+    /// The data directory (database, key file).
+    dir: std::path::PathBuf,
     client: Client<HttpConnector, Full<Bytes>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
+
+/// The admin token every test server accepts.
+const ADMIN: &str = "test-admin-token-0123456789";
 
 async fn start(extra: &str) -> Env {
     start_with("", extra).await
 }
 
-async fn start_with(server_extra: &str, extra: &str) -> Env {
-    start_full(server_extra, extra, None).await
+/// A fresh data directory per test.
+fn data_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("omniroute-gw-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
-async fn start_full(server_extra: &str, extra: &str, db: Option<&Path>) -> Env {
+async fn start_with(server_extra: &str, extra: &str) -> Env {
     let mock = Mock::start().await.unwrap();
     let url = mock.url();
     let toml = format!(
@@ -93,19 +103,18 @@ targets = ["mc/fail-400", "mo/gpt-mock"]
 "#
     );
     let config = Config::from_toml(&toml, Path::new("test.toml")).unwrap();
-    let mut app = App::build(&config, &|_| None).unwrap();
-    if let Some(path) = db {
-        let db = omniroute_storage::Db::open(path).unwrap();
-        let writer = omniroute_storage::UsageWriter::start(
-            db,
-            omniroute_storage::WriterConfig {
-                batch_window: std::time::Duration::from_millis(20),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        app = app.with_usage(writer);
-    }
+    let dir = data_dir();
+    let data = omniroute_storage::DataDir::open(&dir, None).unwrap();
+    let writer = omniroute_storage::UsageWriter::start(
+        data.db.clone(),
+        omniroute_storage::WriterConfig {
+            batch_window: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let app = App::open(&config, &|_| None, data).unwrap().with_usage(writer);
+    app.register_admin_token(ADMIN).unwrap();
     let server = Server::bind(app).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -113,7 +122,7 @@ targets = ["mc/fail-400", "mo/gpt-mock"]
         let _ = stopped.await;
     }));
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Env { mock, addr, client, _stop: stop }
+    Env { mock, addr, dir, client, _stop: stop }
 }
 
 impl Env {
@@ -464,11 +473,8 @@ async fn h2c_clients_are_served() {
 
 #[tokio::test]
 async fn every_finished_request_gets_one_usage_row() {
-    let dir = std::env::temp_dir().join(format!("omniroute-gw-usage-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("omniroute.db");
-    let env = start_full("", "", Some(&path)).await;
+    let env = start("").await;
+    let path = env.dir.join("omniroute.db");
     env.post("/v1/chat/completions", chat("mc/claude-mock", false)).await;
     env.post_raw(
         "/v1/messages",

@@ -1,0 +1,231 @@
+//! The routing snapshot: everything a request reads (providers, connections with decrypted
+//! credentials, combos, aliases, client keys, prices), built from the database and swapped
+//! whole when the configuration changes. Requests never touch SQLite.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use omniroute_providers::{
+    Auth, Connection, CustomProvider, Provider, Registry, RegistryError, ResolveError,
+};
+use omniroute_storage::{DataDir, Price};
+
+use crate::app::BuildError;
+
+/// Why a model name gives no upstream to try.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PlanError {
+    /// The name does not resolve to a provider.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The provider exists but has no account configured.
+    #[error(
+        "provider `{0}` has no connection: add one with `omniroute-cli connection add` or a [[connections]] entry (GET /v1/models lists what is reachable)"
+    )]
+    NoConnection(String),
+}
+
+/// One upstream attempt: a provider, the model to ask it for, and the account to use.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) provider: Arc<Provider>,
+    pub(crate) model: String,
+    pub(crate) connection: Connection,
+}
+
+/// A client key as requests see it (the key itself is only known by its hash).
+#[derive(Debug)]
+pub(crate) struct ClientKey {
+    pub(crate) name: String,
+    /// Allowed model patterns; all when `None`.
+    pub(crate) models: Option<Vec<String>>,
+    /// Micro-dollars per UTC day.
+    pub(crate) daily_budget: Option<i64>,
+    /// Micro-dollars per UTC month.
+    pub(crate) monthly_budget: Option<i64>,
+}
+
+/// The snapshot.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    pub(crate) registry: Registry,
+    /// Enabled connections by provider id, by priority.
+    pub(crate) connections: HashMap<String, Vec<Connection>>,
+    /// Enabled combos.
+    pub(crate) combos: HashMap<String, Vec<String>>,
+    pub(crate) aliases: HashMap<String, String>,
+    /// Enabled client keys by the SHA-256 hex of the key.
+    pub(crate) keys: HashMap<String, Arc<ClientKey>>,
+    /// By `provider/model`.
+    pub(crate) prices: HashMap<String, Price>,
+    pub(crate) require_key: bool,
+}
+
+/// The built-in registry plus the custom providers stored in the database.
+pub(crate) fn registry_with(
+    customs: &[omniroute_storage::ProviderRow],
+) -> Result<Registry, RegistryError> {
+    let mut registry = Registry::builtin()?;
+    for p in customs {
+        registry.add_custom(CustomProvider {
+            id: p.id.clone(),
+            prefix: p.prefix.clone(),
+            format: p.format.clone(),
+            base_url: p.base_url.clone(),
+            models: p.models.clone(),
+        })?;
+    }
+    Ok(registry)
+}
+
+impl Routes {
+    /// Reads the whole snapshot from the database, decrypting credentials with the data dir's
+    /// key. `loopback`: whether the server listens only on loopback (else keys are required).
+    pub(crate) fn load(dd: &DataDir, loopback: bool) -> Result<Routes, BuildError> {
+        let db = &dd.db;
+        let storage = |e: omniroute_storage::StorageError| BuildError::Invalid(e.to_string());
+        let registry = registry_with(&db.providers().map_err(storage)?)?;
+        let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
+        for c in db.connections().map_err(storage)? {
+            if !c.enabled {
+                continue;
+            }
+            let Some(provider) = registry.get(&c.provider) else { continue };
+            let api_key = if c.has_api_key {
+                db.connection_secret(c.id, &dd.key)
+                    .map_err(|e| BuildError::Invalid(e.to_string()))?
+            } else {
+                None
+            };
+            connections.entry(provider.id.clone()).or_default().push(Connection {
+                provider: provider.id.clone(),
+                name: c.name,
+                api_key,
+                base_url: c.base_url,
+                account_id: c.account_id,
+                priority: c.priority,
+            });
+        }
+        for list in connections.values_mut() {
+            list.sort_by_key(|c| c.priority);
+        }
+        let combos = db
+            .combos()
+            .map_err(storage)?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| (c.name, c.targets))
+            .collect();
+        let keys: HashMap<_, _> = db
+            .keys()
+            .map_err(storage)?
+            .into_iter()
+            .filter(|k| k.enabled)
+            .map(|k| {
+                let key = ClientKey {
+                    name: k.name,
+                    models: k.models,
+                    daily_budget: k.daily_budget_micros,
+                    monthly_budget: k.monthly_budget_micros,
+                };
+                (k.key_hash, Arc::new(key))
+            })
+            .collect();
+        let require_setting =
+            db.setting("require_api_key").map_err(storage)?.is_some_and(|v| v.trim() == "true");
+        // A key that exists but is disabled still means "keys are in use".
+        let any_key = !db.keys().map_err(storage)?.is_empty();
+        Ok(Routes {
+            registry,
+            connections,
+            combos,
+            aliases: db.aliases().map_err(storage)?.into_iter().collect(),
+            prices: db.prices().map_err(storage)?.into_iter().collect(),
+            require_key: any_key || !loopback || require_setting,
+            keys,
+        })
+    }
+
+    /// Whether requests can reach this provider: it has a connection, or needs no key.
+    pub(crate) fn usable(&self, p: &Provider) -> bool {
+        self.connections.contains_key(&p.id) || p.auth == Auth::None
+    }
+
+    fn connections_of(&self, p: &Provider) -> Vec<Connection> {
+        match self.connections.get(&p.id) {
+            Some(list) => list.clone(),
+            None if p.auth == Auth::None => vec![Connection {
+                provider: p.id.clone(),
+                name: format!("{}-local", p.id),
+                api_key: None,
+                base_url: None,
+                account_id: None,
+                priority: 0,
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    /// The ordered attempts for a model name: a combo's targets in order, or one target; each
+    /// with its provider's connections by priority.
+    pub(crate) fn candidates(&self, model: &str) -> Result<Vec<Candidate>, PlanError> {
+        let targets: Vec<String> = match self.combos.get(model) {
+            Some(t) => t.clone(),
+            None => vec![self.aliases.get(model).cloned().unwrap_or_else(|| model.to_owned())],
+        };
+        let usable = |p: &Provider| self.usable(p);
+        let mut out = Vec::new();
+        let mut first_err: Option<PlanError> = None;
+        for t in &targets {
+            match self.registry.resolve(t, &usable) {
+                Ok(r) => {
+                    let connections = self.connections_of(&r.provider);
+                    if connections.is_empty() {
+                        first_err.get_or_insert(PlanError::NoConnection(r.provider.id.clone()));
+                    }
+                    for connection in connections {
+                        out.push(Candidate {
+                            provider: r.provider.clone(),
+                            model: r.model.clone(),
+                            connection,
+                        });
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e.into());
+                }
+            }
+        }
+        match first_err {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    /// The price of a candidate's model, if one is set.
+    pub(crate) fn price(&self, c: &Candidate) -> Option<Price> {
+        self.prices.get(&format!("{}/{}", c.provider.id, c.model)).copied()
+    }
+
+    /// Every `provider/model` a client can reach, plus combos and aliases.
+    pub(crate) fn model_ids(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for p in self.registry.providers() {
+            // Listed only with a connection: a local provider that needs no key (Ollama) can
+            // still be called, but listing it when nothing runs there would mislead clients.
+            if !self.connections.contains_key(&p.id) {
+                continue;
+            }
+            for m in &p.models {
+                out.push((format!("{}/{m}", p.id), p.id.clone()));
+            }
+        }
+        let mut combos: Vec<_> = self.combos.keys().collect();
+        combos.sort();
+        out.extend(combos.into_iter().map(|c| (c.clone(), "combo".to_owned())));
+        let mut aliases: Vec<_> = self.aliases.keys().collect();
+        aliases.sort();
+        out.extend(aliases.into_iter().map(|a| (a.clone(), "alias".to_owned())));
+        out
+    }
+}
