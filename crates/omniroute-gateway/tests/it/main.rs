@@ -14,6 +14,8 @@ use omniroute_gateway::{App, Config, Server};
 use omniroute_mock_upstream::Mock;
 use serde_json::{Value, json};
 
+mod admin;
+
 struct Env {
     mock: Mock,
     addr: SocketAddr,
@@ -25,6 +27,8 @@ struct Env {
 
 /// The admin token every test server accepts.
 const ADMIN: &str = "test-admin-token-0123456789";
+/// The admin password of every test server.
+const PASSWORD: &str = "test-password-42";
 
 async fn start(extra: &str) -> Env {
     start_with("", extra).await
@@ -40,6 +44,11 @@ fn data_dir() -> std::path::PathBuf {
 }
 
 async fn start_with(server_extra: &str, extra: &str) -> Env {
+    start_at(data_dir(), server_extra, extra).await
+}
+
+/// Starts a server on an existing (or new) data directory.
+async fn start_at(dir: std::path::PathBuf, server_extra: &str, extra: &str) -> Env {
     let mock = Mock::start().await.unwrap();
     let url = mock.url();
     let toml = format!(
@@ -103,7 +112,6 @@ targets = ["mc/fail-400", "mo/gpt-mock"]
 "#
     );
     let config = Config::from_toml(&toml, Path::new("test.toml")).unwrap();
-    let dir = data_dir();
     let data = omniroute_storage::DataDir::open(&dir, None).unwrap();
     let writer = omniroute_storage::UsageWriter::start(
         data.db.clone(),
@@ -115,6 +123,7 @@ targets = ["mc/fail-400", "mo/gpt-mock"]
     .unwrap();
     let app = App::open(&config, &|_| None, data).unwrap().with_usage(writer);
     app.register_admin_token(ADMIN).unwrap();
+    app.ensure_admin_password(Some(PASSWORD)).unwrap();
     let server = Server::bind(app).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -148,6 +157,24 @@ impl Env {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let (s, _, b) = self
             .send("POST", path, &[("content-type", "application/json")], body.to_string())
+            .await;
+        (
+            s,
+            serde_json::from_slice(&b)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&b).into_owned())),
+        )
+    }
+
+    /// A management call with the admin token.
+    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let auth = format!("Bearer {ADMIN}");
+        let (s, _, b) = self
+            .send(
+                method,
+                path,
+                &[("authorization", &auth), ("content-type", "application/json")],
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            )
             .await;
         (
             s,
