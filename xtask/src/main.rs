@@ -246,10 +246,25 @@ fn wait_healthy(port: u16) -> Result<(), String> {
     Err(format!("nothing healthy on port {port}"))
 }
 
+/// An upstream key the e2e configuration stores; it must never appear in the server's log, its
+/// API answers or (unencrypted) its database.
+const CANARY: &str = "sk-canary-e2e-5d1f0b9a";
+/// The admin token of the e2e server.
+const E2E_ADMIN: &str = "e2e-admin-token-1b2c3d4e5f";
+
 fn e2e() -> Result<(), String> {
     let root = root();
-    run(cargo().args(["build", "--bin", "omniroute-server", "--bin", "omniroute-mock-upstream"]))?;
+    run(cargo().args([
+        "build",
+        "--bin",
+        "omniroute-server",
+        "--bin",
+        "omniroute-mock-upstream",
+        "--bin",
+        "omniroute-cli",
+    ]))?;
     let work = root.join("target/e2e");
+    let _ = std::fs::remove_dir_all(work.join("data"));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let venv = root.join("target/e2e-venv");
     if !venv.join("bin/python").exists() {
@@ -320,6 +335,12 @@ api_key = "upstream-key-gemini"
 provider = "mock-responses"
 api_key = "upstream-key-responses"
 
+[[connections]]
+provider = "mock-openai"
+name = "canary"
+api_key = "{CANARY}"
+priority = 9
+
 [[combos]]
 name = "fallback"
 strategy = "priority"
@@ -334,6 +355,8 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
             .arg(&config_path)
             .arg("--data-dir")
             .arg(work.join("data"))
+            .env("OMNIROUTE_ADMIN_TOKEN", E2E_ADMIN)
+            .env_remove("OMNIROUTE_SECRET_KEY")
             // Its log goes to a file, so pytest's summary closes the output.
             .stderr(std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?)
             .spawn()
@@ -341,12 +364,25 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
     );
     wait_healthy(mock_port)?;
     wait_healthy(port)?;
-    run(Command::new(venv.join("bin/python"))
+    let tests = run(Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(&sdk)
         .env("OMNIROUTE_URL", format!("http://127.0.0.1:{port}"))
-        .env("OMNIROUTE_KEY", "sk-e2e"))?;
-    stops_cleanly(server)
+        .env("OMNIROUTE_KEY", "sk-e2e")
+        .env("OMNIROUTE_ADMIN_TOKEN", E2E_ADMIN)
+        .env("OMNIROUTE_CLI", bin.join("omniroute-cli")));
+    let stopped = stops_cleanly(server);
+    tests?;
+    stopped?;
+    // After a whole suite of real clients, the canary credential is nowhere in clear.
+    for f in ["server.log", "data/omniroute.db", "data/omniroute.db-wal"] {
+        if let Ok(bytes) = std::fs::read(work.join(f))
+            && bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes())
+        {
+            return Err(format!("the canary upstream key appears in clear in target/e2e/{f}"));
+        }
+    }
+    Ok(())
 }
 
 /// SIGTERM must stop the server with exit code 0 within its grace period.

@@ -375,6 +375,8 @@ fn put_provider(app: &App, req: &Req, id: Option<&str>) -> Result<Out, ApiError>
     })?;
     let mut view = serde_json::to_value(&row).unwrap_or_default();
     view["builtin"] = json!(false);
+    view["connections"] =
+        json!(app.data.db.connections()?.iter().filter(|c| c.provider == id).count());
     created(view, creating)
 }
 

@@ -93,11 +93,9 @@ impl ApiError {
             401 => "unauthorized",
             403 => "forbidden",
             404 => "not_found",
-            405 => "method_not_allowed",
             409 => "conflict",
             413 => "payload_too_large",
             429 => "too_many_requests",
-            503 => "unavailable",
             _ => "server_error",
         }
     }
