@@ -12,6 +12,7 @@ use omniroute_storage::{DataDir, Price, UsageWriter};
 use crate::admin::AdminState;
 use crate::apply;
 use crate::budget::{self, Budgets};
+use crate::capture::Capture;
 use crate::config::Config;
 use crate::routes::Routes;
 
@@ -72,6 +73,8 @@ pub struct App {
     pub(crate) usage: Option<Arc<UsageWriter>>,
     pub(crate) budgets: Arc<Budgets>,
     pub(crate) admin: AdminState,
+    /// The payload capture writer (idle unless the setting is on).
+    pub(crate) capture: Arc<Capture>,
 }
 
 impl App {
@@ -108,7 +111,10 @@ impl App {
             request_timeout,
             ..ClientConfig::default()
         });
+        let capture = Capture::start(data.dir.join("call_logs"))
+            .map_err(|e| BuildError::Invalid(format!("cannot start the capture writer: {e}")))?;
         Ok(App {
+            capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),
             data,

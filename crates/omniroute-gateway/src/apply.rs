@@ -20,7 +20,12 @@ use crate::routes::registry_with;
 pub(crate) const STRATEGIES: &[&str] = &["priority"];
 
 /// Settings the gateway understands, with their JSON type.
-pub(crate) const SETTINGS: &[(&str, &str)] = &[("require_api_key", "boolean")];
+pub(crate) const SETTINGS: &[(&str, &str)] = &[
+    ("require_api_key", "boolean"),
+    ("capture_payloads", "boolean"),
+    ("capture_max_mb", "number"),
+    ("capture_max_age_days", "number"),
+];
 
 /// How many entries of each kind a file wrote.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -75,6 +80,15 @@ pub(crate) fn check_combo(
     Ok(())
 }
 
+/// A setting's value when none is stored.
+pub(crate) fn setting_default(name: &str) -> serde_json::Value {
+    match name {
+        "capture_max_mb" => serde_json::json!(512),
+        "capture_max_age_days" => serde_json::json!(7),
+        _ => serde_json::Value::Bool(false),
+    }
+}
+
 pub(crate) fn check_setting(name: &str, value: &serde_json::Value) -> Result<(), BuildError> {
     match SETTINGS.iter().find(|(n, _)| *n == name) {
         None => Err(invalid(format!(
@@ -83,6 +97,9 @@ pub(crate) fn check_setting(name: &str, value: &serde_json::Value) -> Result<(),
         ))),
         Some((_, "boolean")) if !value.is_boolean() => {
             Err(invalid(format!("setting `{name}` takes true or false")))
+        }
+        Some((_, "number")) if !value.as_f64().is_some_and(|n| n > 0.0 && n.is_finite()) => {
+            Err(invalid(format!("setting `{name}` takes a positive number")))
         }
         Some(_) => Ok(()),
     }

@@ -59,6 +59,9 @@ impl SseBody {
             Err(StreamError::InvalidEvent(_)) => Some("stream_invalid"),
             Err(StreamError::Upstream(_)) => Some("stream_upstream_error"),
         };
+        if let Some(l) = self.ledger.as_mut() {
+            l.captured(&out);
+        }
         self.record(label);
         if out.is_empty() {
             Poll::Ready(None)
@@ -94,6 +97,7 @@ impl Body for SseBody {
                     if !out.is_empty() {
                         if let Some(l) = this.ledger.as_mut() {
                             l.first_byte();
+                            l.captured(&out);
                         }
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                     }

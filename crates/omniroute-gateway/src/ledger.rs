@@ -9,6 +9,7 @@ use omniroute_translate::{Format, TokenUsage};
 
 use crate::apply::now_ms;
 use crate::budget::{Budgets, cost_micros};
+use crate::capture::{Capture, Entry, Limits, MAX_RESPONSE};
 use crate::routes::Candidate;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -22,6 +23,16 @@ pub(crate) struct Ledger {
     price: Option<Price>,
     /// The key's spending account, and what this request reserved on it.
     budget: Option<(Arc<Budgets>, i64)>,
+    /// Payload capture, when on: the writer, the request, the response so far.
+    capture: Option<Captured>,
+}
+
+struct Captured {
+    writer: Arc<Capture>,
+    limits: Limits,
+    request: bytes::Bytes,
+    response: Vec<u8>,
+    truncated: bool,
 }
 
 impl Ledger {
@@ -47,6 +58,22 @@ impl Ledger {
             },
             price: None,
             budget: None,
+            capture: None,
+        }
+    }
+
+    /// Keeps the request and (from now on) the response for the payload capture.
+    pub(crate) fn capture(&mut self, writer: Arc<Capture>, limits: Limits, request: bytes::Bytes) {
+        self.capture =
+            Some(Captured { writer, limits, request, response: Vec::new(), truncated: false });
+    }
+
+    /// Response bytes as the client receives them.
+    pub(crate) fn captured(&mut self, bytes: &[u8]) {
+        if let Some(c) = self.capture.as_mut() {
+            let room = MAX_RESPONSE.saturating_sub(c.response.len());
+            c.response.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            c.truncated |= bytes.len() > room;
         }
     }
 
@@ -86,11 +113,23 @@ impl Ledger {
         if let (Some((budgets, reserved)), Some(key)) = (self.budget.take(), &self.row.api_key) {
             budgets.settle(key, reserved, cost, now_ms());
         }
-        let Some(writer) = self.writer.take() else { return };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let ts_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+        if let Some(c) = self.capture.take() {
+            c.writer.record(Entry {
+                request_id: self.row.request_id.clone(),
+                ts_ms,
+                status,
+                request: c.request,
+                response: c.response,
+                truncated: c.truncated,
+                limits: c.limits,
+            });
+        }
+        let Some(writer) = self.writer.take() else { return };
         let r = &mut self.row;
         r.cost_micros = cost;
-        r.ts_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+        r.ts_ms = ts_ms;
         r.status = status;
         r.latency_ms = self.started.elapsed().as_millis() as u64;
         if let Some(u) = usage {

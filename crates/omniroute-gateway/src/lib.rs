@@ -16,6 +16,7 @@ mod apply;
 mod auth;
 mod body;
 mod budget;
+mod capture;
 pub mod config;
 mod endpoints;
 mod ledger;

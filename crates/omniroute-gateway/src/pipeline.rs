@@ -153,6 +153,9 @@ pub(crate) async fn generate(app: &App, call: Call, body: Bytes) -> Reply {
             return r;
         }
     };
+    if let Some(limits) = routes.capture {
+        ledger.capture(app.capture.clone(), limits, body.clone());
+    }
     if let Err(r) =
         reserve(app, &routes, &call, &candidates, body.len(), facts.max_output_tokens, &mut ledger)
     {
@@ -233,6 +236,7 @@ pub(crate) async fn generate(app: &App, call: Call, body: Bytes) -> Reply {
         ledger.first_byte();
         return match translate_response(p.format, f, &bytes, &ctx) {
             Ok(t) => {
+                ledger.captured(&t.body);
                 ledger.finish(200, t.usage, t.usage_estimated, None);
                 reply::json(StatusCode::OK, t.body)
             }

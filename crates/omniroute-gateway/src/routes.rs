@@ -59,6 +59,8 @@ pub(crate) struct Routes {
     /// By `provider/model`.
     pub(crate) prices: HashMap<String, Price>,
     pub(crate) require_key: bool,
+    /// Payload capture limits, when capture is on.
+    pub(crate) capture: Option<crate::capture::Limits>,
 }
 
 /// The built-in registry plus the custom providers stored in the database.
@@ -131,8 +133,23 @@ impl Routes {
                 (k.key_hash, Arc::new(key))
             })
             .collect();
-        let require_setting =
-            db.setting("require_api_key").map_err(storage)?.is_some_and(|v| v.trim() == "true");
+        let settings: HashMap<String, serde_json::Value> = db
+            .settings()
+            .map_err(storage)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::from_str(&v).ok()?)))
+            .collect();
+        let setting = |name: &str| {
+            settings.get(name).cloned().unwrap_or_else(|| crate::apply::setting_default(name))
+        };
+        let require_setting = setting("require_api_key") == serde_json::Value::Bool(true);
+        let capture = (setting("capture_payloads") == serde_json::Value::Bool(true)).then(|| {
+            crate::capture::Limits {
+                max_bytes: (setting("capture_max_mb").as_f64().unwrap_or(512.0) * 1_048_576.0)
+                    as u64,
+                max_age_days: setting("capture_max_age_days").as_f64().unwrap_or(7.0) as u64,
+            }
+        });
         // A key that exists but is disabled still means "keys are in use".
         let any_key = !db.keys().map_err(storage)?.is_empty();
         Ok(Routes {
@@ -143,6 +160,7 @@ impl Routes {
             prices: db.prices().map_err(storage)?.into_iter().collect(),
             require_key: any_key || !loopback || require_setting,
             keys,
+            capture,
         })
     }
 

@@ -105,6 +105,39 @@ impl DataDir {
     }
 }
 
+/// The setting that holds the admin password's Argon2id hash.
+pub const PASSWORD_SETTING: &str = "admin_password_hash";
+
+impl DataDir {
+    /// Makes sure an admin password exists: keeps a stored one, else stores `initial`, else
+    /// generates one. Returns the password only when it was generated, to be shown once.
+    pub fn ensure_admin_password(
+        &self,
+        initial: Option<&str>,
+    ) -> Result<Option<String>, OpenError> {
+        if self.db.setting(PASSWORD_SETTING)?.is_some() {
+            return Ok(None);
+        }
+        let (password, generated) = match initial {
+            Some(p) if p.chars().count() >= 8 => (p.to_owned(), false),
+            Some(_) => {
+                return Err(OpenError::Key(
+                    "INITIAL_PASSWORD must have at least 8 characters".into(),
+                ));
+            }
+            None => {
+                let t =
+                    crate::crypto::random_token("").map_err(|e| OpenError::Key(e.to_string()))?;
+                (t[..24].to_owned(), true)
+            }
+        };
+        let hash =
+            crate::crypto::hash_password(&password).map_err(|e| OpenError::Key(e.to_string()))?;
+        self.db.put_setting(PASSWORD_SETTING, &hash)?;
+        Ok(generated.then_some(password))
+    }
+}
+
 fn write_private(path: &Path, key: &SecretKey) -> Result<(), String> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

@@ -186,6 +186,29 @@ impl Db {
         &self.path
     }
 
+    /// The schema version of a database file, read without changing it (`None`: no file).
+    pub fn peek_version(path: &Path) -> Result<Option<i64>, StorageError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let err = |source| StorageError::Sqlite { path: path.into(), source };
+        let c =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(err)?;
+        c.query_row("PRAGMA user_version", [], |r| r.get(0)).map(Some).map_err(err)
+    }
+
+    /// Copies a database file that no server needs to have open (read-only, online backup).
+    pub fn backup_file(src: &Path, dest: &Path) -> Result<(), StorageError> {
+        let err = |source| StorageError::Sqlite { path: src.into(), source };
+        let input =
+            rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(err)?;
+        let mut out = rusqlite::Connection::open(dest).map_err(err)?;
+        let backup = rusqlite::backup::Backup::new(&input, &mut out).map_err(err)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None).map_err(err)
+    }
+
     /// Writes a consistent copy of the live database to `dest` (SQLite online backup: other
     /// connections keep reading and writing meanwhile).
     pub fn backup_to(&self, dest: &Path) -> Result<(), StorageError> {

@@ -15,7 +15,7 @@ pub use crypto::{
     CryptoError, SecretKey, constant_time_eq, hash_client_key, hash_password, random_token,
     verify_password,
 };
-pub use datadir::{DB_FILE, DataDir, KEY_FILE, OpenError};
+pub use datadir::{DB_FILE, DataDir, KEY_FILE, OpenError, PASSWORD_SETTING};
 pub use db::{Db, SCHEMA_VERSION, StorageError};
 pub use queries::{GroupBy, LogFilter, LogRow, Percentiles, UsageGroup};
 pub use records::{

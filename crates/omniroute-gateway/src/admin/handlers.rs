@@ -638,7 +638,7 @@ fn settings(app: &App) -> Result<serde_json::Map<String, Value>, ApiError> {
         let v = stored
             .get(*name)
             .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or(Value::Bool(false));
+            .unwrap_or_else(|| apply::setting_default(name));
         out.insert((*name).to_owned(), v);
     }
     Ok(out)

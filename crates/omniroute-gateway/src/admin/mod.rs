@@ -15,8 +15,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use omniroute_storage::{
-    AdminTokenRow, DataDir, constant_time_eq, hash_client_key, hash_password, random_token,
-    verify_password,
+    AdminTokenRow, DataDir, constant_time_eq, hash_client_key, random_token, verify_password,
 };
 use serde_json::{Value, json};
 
@@ -30,7 +29,7 @@ const MAX_FAILURES: u32 = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// The largest management request body (a restore upload).
 const MAX_BODY: usize = 1 << 30;
-const PASSWORD_SETTING: &str = "admin_password_hash";
+use omniroute_storage::PASSWORD_SETTING;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -422,18 +421,7 @@ pub(crate) fn ensure_password(
     dd: &DataDir,
     initial: Option<&str>,
 ) -> Result<Option<String>, BuildError> {
-    let err = |e: String| BuildError::Invalid(e);
-    if dd.db.setting(PASSWORD_SETTING).map_err(|e| err(e.to_string()))?.is_some() {
-        return Ok(None);
-    }
-    let (password, generated) = match initial {
-        Some(p) if p.chars().count() >= 8 => (p.to_owned(), false),
-        Some(_) => return Err(err("INITIAL_PASSWORD must have at least 8 characters".into())),
-        None => (random_token("").map_err(|e| err(e.to_string()))?[..24].to_owned(), true),
-    };
-    let hash = hash_password(&password).map_err(|e| err(e.to_string()))?;
-    dd.db.put_setting(PASSWORD_SETTING, &hash).map_err(|e| err(e.to_string()))?;
-    Ok(generated.then_some(password))
+    dd.ensure_admin_password(initial).map_err(|e| BuildError::Invalid(e.to_string()))
 }
 
 /// Stores `token` as the admin token named `env` (replacing an earlier one).

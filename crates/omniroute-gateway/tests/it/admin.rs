@@ -421,3 +421,69 @@ async fn budgets_hold_under_200_concurrent_requests() {
     let shown = v["data"][0]["spent_today_usd"].as_f64().unwrap();
     assert!((shown - spent as f64 / 1e6).abs() < 1e-9, "{shown} vs {spent}");
 }
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let env = start("").await;
+    let doc: Value = serde_json::from_str(include_str!("../../src/admin/openapi.json")).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            // Placeholders get values that exist or are harmless to act on.
+            let concrete = path
+                .replace("{provider}/{model}", "nobody/nothing")
+                .replace("{id}", "999999")
+                .replace("{name}", "missing-name")
+                .replace("{alias}", "missing-alias");
+            let (s, v) = env.api(&method.to_uppercase(), &concrete, None).await;
+            let routed =
+                !v["error"]["message"].as_str().unwrap_or("").contains("no management route");
+            assert!(routed && s != 405, "{method} {path} -> {s} {v}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+}
+
+fn captured_files(dir: &std::path::Path) -> Vec<Value> {
+    let Ok(days) = std::fs::read_dir(dir.join("call_logs")) else { return Vec::new() };
+    let mut out = Vec::new();
+    for day in days {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            out.push(serde_json::from_slice(&std::fs::read(f.unwrap().path()).unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn payload_capture_is_off_until_switched_on() {
+    let env = start("").await;
+    env.post("/v1/chat/completions", chat("mo/gpt-mock", false)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(captured_files(&env.dir).is_empty(), "nothing is captured by default");
+
+    let (s, v) =
+        env.api("PUT", "/api/settings/capture_payloads", Some(json!({"value": true}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) =
+        env.api("PUT", "/api/settings/capture_max_mb", Some(json!({"value": "lots"}))).await;
+    assert_eq!(s, 400);
+    env.post("/v1/chat/completions", chat("mc/claude-mock", false)).await;
+    env.post_raw("/v1/chat/completions", chat("mo/gpt-mock", true)).await;
+    let mut files = Vec::new();
+    eventually(async || {
+        files = captured_files(&env.dir);
+        files.len() == 2
+    })
+    .await;
+    let plain = files.iter().find(|f| f["response"].is_object()).unwrap();
+    assert_eq!(plain["request"]["model"], "mc/claude-mock");
+    assert_eq!(plain["response"]["choices"][0]["message"]["content"], "Hello from mock: hi there");
+    let streamed = files.iter().find(|f| f["response"].is_string()).unwrap();
+    assert!(streamed["response"].as_str().unwrap().ends_with("data: [DONE]\n\n"), "{streamed}");
+    assert_eq!(streamed["status"], 200);
+}

@@ -1,0 +1,422 @@
+//! Human renderings of the management API's answers, one per resource. Each takes the answer's
+//! JSON and returns the text to print; fields the server leaves out show as `-`.
+
+use serde_json::Value;
+
+use crate::table::{Table, money, truncate};
+
+/// The items of a list answer (`{"data": [...]}`), or the answer itself when it is one item.
+pub(crate) fn items(v: &Value) -> &[Value] {
+    match v.get("data") {
+        Some(Value::Array(a)) => a,
+        _ => std::slice::from_ref(v),
+    }
+}
+
+pub(crate) fn health(v: &Value) -> String {
+    let mut t = Table::new(&["PROVIDER", "FORMAT", "STATUS", "CONNECTIONS", "OK", "FAILED"]);
+    for p in v.get("providers").and_then(Value::as_array).into_iter().flatten() {
+        t.row(cells(
+            p,
+            &["id", "format", "status", "connections", "requests_ok", "requests_failed"],
+        ));
+    }
+    format!("status: {}\n{}", text(v.get("status")), t.render())
+}
+
+pub(crate) fn providers(items: &[Value]) -> String {
+    let mut t =
+        Table::new(&["ID", "PREFIX", "FORMAT", "BUILTIN", "CONNECTIONS", "BASE URL", "MODELS"]);
+    for p in items {
+        let mut row = cells(p, &["id", "prefix", "format", "builtin", "connections", "base_url"]);
+        row.push(short_list(p.get("models"), 3));
+        t.row(row);
+    }
+    t.render()
+}
+
+pub(crate) fn connections(items: &[Value]) -> String {
+    let mut t = Table::new(&[
+        "ID", "PROVIDER", "NAME", "ENABLED", "PRIORITY", "API KEY", "BASE URL", "ACCOUNT",
+    ]);
+    for c in items {
+        t.row(cells(
+            c,
+            &[
+                "id",
+                "provider",
+                "name",
+                "enabled",
+                "priority",
+                "has_api_key",
+                "base_url",
+                "account_id",
+            ],
+        ));
+    }
+    t.render()
+}
+
+pub(crate) fn connection_test(v: &Value) -> String {
+    let verdict = if v.get("ok").and_then(Value::as_bool) == Some(true) { "ok" } else { "failed" };
+    let mut line = verdict.to_owned();
+    if let Some(s) = v.get("status").filter(|s| !s.is_null() && s.as_u64() != Some(0)) {
+        line.push_str(&format!(": HTTP {}", text(Some(s))));
+    }
+    if let Some(ms) = v.get("latency_ms").filter(|s| !s.is_null()) {
+        line.push_str(&format!(" in {} ms", text(Some(ms))));
+    }
+    if let Some(m) = v.get("message").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+        line.push_str(&format!(" ({m})"));
+    }
+    line + "\n"
+}
+
+/// Keys: never the key itself (the API does not return it after creation anyway).
+pub(crate) fn keys(items: &[Value]) -> String {
+    let mut t = Table::new(&[
+        "NAME",
+        "PREFIX",
+        "ENABLED",
+        "MODELS",
+        "DAILY BUDGET",
+        "MONTHLY BUDGET",
+        "SPENT TODAY",
+        "SPENT MONTH",
+        "CREATED",
+    ]);
+    for k in items {
+        let models = match k.get("models") {
+            Some(Value::Array(a)) if !a.is_empty() => short_list(k.get("models"), 3),
+            _ => "(all)".to_owned(),
+        };
+        t.row(vec![
+            text(k.get("name")),
+            text(k.get("prefix")),
+            text(k.get("enabled")),
+            models,
+            usd(k.get("daily_budget_usd")),
+            usd(k.get("monthly_budget_usd")),
+            usd(k.get("spent_today_usd")),
+            usd(k.get("spent_month_usd")),
+            time(k.get("created_at")),
+        ]);
+    }
+    t.render()
+}
+
+pub(crate) fn combos(items: &[Value]) -> String {
+    let mut t = Table::new(&["NAME", "STRATEGY", "ENABLED", "TARGETS"]);
+    for c in items {
+        t.row(cells(c, &["name", "strategy", "enabled", "targets"]));
+    }
+    t.render()
+}
+
+pub(crate) fn aliases(items: &[Value]) -> String {
+    let mut t = Table::new(&["ALIAS", "TARGET"]);
+    for a in items {
+        t.row(cells(a, &["alias", "target"]));
+    }
+    t.render()
+}
+
+/// `{"settings": {name: value}}`, values as JSON.
+pub(crate) fn settings(v: &Value) -> String {
+    let mut t = Table::new(&["NAME", "VALUE"]);
+    for (name, value) in v.get("settings").and_then(Value::as_object).into_iter().flatten() {
+        t.row(vec![name.clone(), value.to_string()]);
+    }
+    t.render()
+}
+
+pub(crate) fn prices(items: &[Value]) -> String {
+    let mut t = Table::new(&["MODEL", "INPUT $/1M", "OUTPUT $/1M", "CACHED $/1M"]);
+    for p in items {
+        t.row(vec![
+            text(p.get("model")),
+            usd(p.get("input")),
+            usd(p.get("output")),
+            usd(p.get("cached")),
+        ]);
+    }
+    t.render()
+}
+
+pub(crate) fn usage(v: &Value) -> String {
+    let group = text(v.get("group_by")).to_uppercase();
+    let mut t = Table::new(&[
+        &group,
+        "REQUESTS",
+        "ERRORS",
+        "IN TOKENS",
+        "OUT TOKENS",
+        "CACHED",
+        "COST",
+        "P50 MS",
+        "P95 MS",
+        "P99 MS",
+    ]);
+    let row = |g: &Value, name: String| {
+        let lat = g.get("latency_ms");
+        let p = |k| text(lat.and_then(|l| l.get(k)));
+        let mut row = vec![name];
+        row.extend(cells(
+            g,
+            &["requests", "errors", "input_tokens", "output_tokens", "cached_tokens"],
+        ));
+        row.extend([usd(g.get("cost_usd")), p("p50"), p("p95"), p("p99")]);
+        row
+    };
+    let data = v.get("data").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    for g in data {
+        t.row(row(g, text(g.get("group"))));
+    }
+    let mut out = format!("from {} until {}\n", time(v.get("since")), time(v.get("until")));
+    if data.is_empty() {
+        out.push_str("(none)\n");
+        return out;
+    }
+    if let Some(total) = v.get("total") {
+        t.row(row(total, "(total)".to_owned()));
+    }
+    out.push_str(&t.render());
+    out
+}
+
+pub(crate) fn logs(v: &Value) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "TIME (UTC)",
+        "STATUS",
+        "KEY",
+        "MODEL",
+        "PROVIDER",
+        "IN",
+        "OUT",
+        "COST",
+        "MS",
+        "ERROR",
+    ]);
+    for r in items_only(v) {
+        t.row(vec![
+            text(r.get("id")),
+            time(r.get("ts_ms")),
+            text(r.get("status")),
+            text(r.get("key")),
+            text(r.get("requested_model")),
+            text(r.get("provider")),
+            text(r.get("input_tokens")),
+            text(r.get("output_tokens")),
+            usd(r.get("cost_usd")),
+            text(r.get("latency_ms")),
+            r.get("error")
+                .filter(|e| !e.is_null())
+                .map_or_else(String::new, |e| truncate(&text(Some(e)), 60)),
+        ]);
+    }
+    t.render()
+}
+
+pub(crate) fn audit(v: &Value) -> String {
+    let mut t = Table::new(&["ID", "TIME (UTC)", "ACTOR", "ACTION", "TARGET", "DETAIL"]);
+    for e in items_only(v) {
+        let mut row = vec![text(e.get("id")), time(e.get("ts_ms"))];
+        row.extend(cells(e, &["actor", "action", "target"]));
+        row.push(
+            e.get("detail")
+                .filter(|d| !d.is_null())
+                .map_or_else(String::new, |d| truncate(&text(Some(d)), 80)),
+        );
+        t.row(row);
+    }
+    t.render()
+}
+
+/// The hint for the next page of `logs`/`audit`, if there is one.
+pub(crate) fn next_page(v: &Value) -> Option<String> {
+    v.get("next_before")
+        .filter(|n| !n.is_null())
+        .map(|n| format!("more: --before {}", text(Some(n))))
+}
+
+/// `{"applied": {"providers": 2, ...}}` as `applied: 2 providers, ...`.
+pub(crate) fn applied(v: &Value) -> String {
+    let parts: Vec<String> = v
+        .get("applied")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, n)| format!("{} {}", text(Some(n)), k.replace('_', " ")))
+        .collect();
+    format!("applied: {}\n", if parts.is_empty() { "nothing".to_owned() } else { parts.join(", ") })
+}
+
+fn items_only(v: &Value) -> &[Value] {
+    v.get("data").and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
+}
+
+fn cells(v: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| text(v.get(*k))).collect()
+}
+
+/// A value as a cell: strings as they are, booleans as yes/no, lists joined, missing as `-`.
+pub(crate) fn text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "-".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Array(a)) => a.iter().map(|x| text(Some(x))).collect::<Vec<_>>().join(", "),
+        Some(o @ Value::Object(_)) => o.to_string(),
+    }
+}
+
+/// A list cut after `max` items: `a, b, c, +4`.
+fn short_list(v: Option<&Value>, max: usize) -> String {
+    match v {
+        Some(Value::Array(a)) if a.len() > max => {
+            let shown: Vec<String> = a[..max].iter().map(|x| text(Some(x))).collect();
+            format!("{}, +{}", shown.join(", "), a.len() - max)
+        }
+        Some(Value::Array(a)) if a.is_empty() => "-".to_owned(),
+        other => text(other),
+    }
+}
+
+fn usd(v: Option<&Value>) -> String {
+    v.and_then(Value::as_f64).map_or_else(|| "-".to_owned(), money)
+}
+
+/// A time: Unix milliseconds (or seconds, when small enough to be seconds) as UTC; strings as
+/// they are.
+fn time(v: Option<&Value>) -> String {
+    match v.and_then(Value::as_i64) {
+        // Before 1973 in milliseconds, or after the year 5000 in seconds: take it as seconds.
+        Some(n) if n.abs() < 100_000_000_000 => utc(n * 1000),
+        Some(ms) => utc(ms),
+        None => text(v),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, UTC.
+pub(crate) fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_718_454_896_789), "2024-06-15 12:34:56");
+        assert_eq!(utc(-1000), "1969-12-31 23:59:59");
+        // Seconds are recognised as seconds.
+        assert_eq!(time(Some(&json!(1_718_454_896))), "2024-06-15 12:34:56");
+        assert_eq!(time(Some(&json!("2024-06-15"))), "2024-06-15");
+        assert_eq!(time(None), "-");
+    }
+
+    #[test]
+    fn lists_and_single_items() {
+        let list = json!({"data": [{"alias": "a", "target": "x"}]});
+        assert_eq!(items(&list).len(), 1);
+        let one = json!({"alias": "b", "target": "y"});
+        assert_eq!(aliases(items(&one)), "ALIAS  TARGET\nb      y\n");
+        assert_eq!(aliases(items(&json!({"data": []}))), "(none)\n");
+    }
+
+    #[test]
+    fn keys_show_money_and_no_secret() {
+        let v = json!({"data": [{"name": "ci", "prefix": "sk-abcde", "models": null,
+            "daily_budget_usd": 5, "monthly_budget_usd": null, "enabled": true,
+            "created_at": 1_718_454_896_789_i64, "spent_today_usd": 0.0123, "spent_month_usd": 1.5,
+            "key": "sk-abcdefghijklmnop"}]});
+        let out = keys(items(&v));
+        assert!(!out.contains("sk-abcdefghijklmnop"), "{out}");
+        let row = out.lines().nth(1).unwrap();
+        for cell in [
+            "ci",
+            "sk-abcde",
+            "yes",
+            "(all)",
+            "$5.0000",
+            "$0.0123",
+            "$1.5000",
+            "2024-06-15 12:34:56",
+        ] {
+            assert!(row.contains(cell), "{cell} missing from {row}");
+        }
+    }
+
+    #[test]
+    fn usage_has_a_total_row() {
+        let g = |name: &str, n: u64| {
+            json!({"group": name, "requests": n, "errors": 0, "input_tokens": 10, "output_tokens": 5,
+                "cached_tokens": 0, "reasoning_tokens": 0, "cost_usd": 0.5,
+                "latency_ms": {"p50": 12, "p95": 30, "p99": 31}})
+        };
+        let v = json!({"group_by": "key", "since": "2024-06-01", "until": 1_718_454_896_789_i64,
+            "data": [g("ci", 2), g("e2e", 1)], "total": g("", 3)});
+        let out = usage(&v);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "from 2024-06-01 until 2024-06-15 12:34:56");
+        assert!(lines[1].starts_with("KEY      REQUESTS"), "{out}");
+        assert!(lines[4].starts_with("(total)  3"), "{out}");
+        assert!(lines[4].contains("$0.5000") && lines[4].ends_with("12      30      31"), "{out}");
+        let empty = json!({"group_by": "key", "data": [], "total": g("", 0)});
+        assert!(usage(&empty).ends_with("(none)\n"));
+    }
+
+    #[test]
+    fn pages_and_applied() {
+        let v = json!({"data": [{"id": 9, "ts_ms": 0, "actor": "token:env", "action": "key.create",
+            "target": "ci", "detail": {"models": null}}], "next_before": 9});
+        assert!(
+            audit(&v).contains("token:env  key.create  ci      {\"models\":null}"),
+            "{}",
+            audit(&v)
+        );
+        assert_eq!(next_page(&v).as_deref(), Some("more: --before 9"));
+        assert_eq!(next_page(&json!({"data": [], "next_before": null})), None);
+        assert_eq!(
+            applied(&json!({"applied": {"providers": 1, "api_keys": 2}})),
+            "applied: 1 providers, 2 api keys\n"
+        );
+    }
+
+    #[test]
+    fn connection_tests_read_plainly() {
+        let v = json!({"ok": true, "status": 200, "latency_ms": 42, "message": ""});
+        assert_eq!(connection_test(&v), "ok: HTTP 200 in 42 ms\n");
+        let v =
+            json!({"ok": false, "status": null, "latency_ms": 3, "message": "connection refused"});
+        assert_eq!(connection_test(&v), "failed in 3 ms (connection refused)\n");
+    }
+
+    #[test]
+    fn health_lists_providers() {
+        let v = json!({"status": "ok", "providers": [{"id": "mock-openai", "format": "openai",
+            "status": "idle", "connections": 1, "requests_ok": 0, "requests_failed": 0}]});
+        assert_eq!(
+            health(&v),
+            "status: ok\nPROVIDER     FORMAT  STATUS  CONNECTIONS  OK  FAILED\nmock-openai  openai  idle    1            0   0\n"
+        );
+    }
+}
