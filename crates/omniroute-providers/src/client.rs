@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::failure::{Failure, FailureKind, retry_after};
+use crate::failure::{Failure, FailureKind, rate_limit_headers, retry_after};
 use crate::upstream::UpstreamRequest;
 
 /// Upstream response bodies, streamed.
@@ -95,6 +95,7 @@ impl Client {
             return Ok(resp);
         }
         let retry = retry_after(resp.headers());
+        let headers = rate_limit_headers(resp.headers());
         let body = tokio::time::timeout(
             self.config.request_timeout,
             Limited::new(resp.into_body(), MAX_ERROR_BODY).collect(),
@@ -107,6 +108,7 @@ impl Client {
             Failure::new(FailureKind::Status(status), format!("upstream returned HTTP {status}"));
         f.retry_after = retry;
         f.body = body;
+        f.headers = headers;
         Err(f)
     }
 }

@@ -30,6 +30,9 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
     /// The upstream's error body, for translating to the client.
     pub body: Option<Bytes>,
+    /// Its rate-limit headers (`retry-after`, `x-ratelimit-*`, `anthropic-ratelimit-*`), names
+    /// lowercase, for classifying the failure and learning limits.
+    pub headers: Vec<(String, String)>,
     /// A short description for logs.
     pub message: String,
 }
@@ -37,7 +40,7 @@ pub struct Failure {
 impl Failure {
     /// A failure of the given kind.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Failure { kind, retry_after: None, body: None, message: message.into() }
+        Failure { kind, retry_after: None, body: None, headers: Vec::new(), message: message.into() }
     }
 
     /// Whether another target or connection may succeed: connect errors, timeouts, 408, 429
@@ -71,6 +74,19 @@ impl Failure {
             FailureKind::Config => "config",
         }
     }
+}
+
+/// The rate-limit headers of a response (names are lowercase in `http`), for routing to learn
+/// limits and resets from. Empty for upstreams that send none.
+pub fn rate_limit_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            k == "retry-after" || k.starts_with("x-ratelimit-") || k.starts_with("anthropic-ratelimit-")
+        })
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
 
 /// Parses `Retry-After` as seconds (the HTTP-date form is rare from LLM APIs and is ignored).

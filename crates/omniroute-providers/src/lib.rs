@@ -12,7 +12,7 @@ mod registry;
 mod upstream;
 
 pub use client::{Client, ClientConfig, ResponseBody};
-pub use failure::{Failure, FailureKind};
+pub use failure::{Failure, FailureKind, rate_limit_headers};
 pub use pricing::{ListPrice, default_prices};
 pub use registry::{
     Auth, CustomProvider, Provider, Quirks, Registry, RegistryError, ResolveError, Resolved,

@@ -68,6 +68,8 @@ pub struct Provider {
     pub account_id_required: bool,
     /// Runs on the user's machine.
     pub local: bool,
+    /// The context window of its models, in tokens, where one is known for the provider.
+    pub context_window: Option<u64>,
     /// Behaviour specific to this provider.
     pub quirks: Quirks,
 }
@@ -113,6 +115,8 @@ pub(crate) struct Entry {
     account_id_required: bool,
     #[serde(default)]
     local: bool,
+    #[serde(default)]
+    context_window: Option<u64>,
     #[serde(default)]
     extra_headers: HashMap<String, String>,
 }
@@ -167,6 +171,7 @@ impl Entry {
             extra_headers,
             account_id_required: self.account_id_required,
             local: self.local,
+            context_window: self.context_window,
             quirks: Quirks {
                 keep_developer_role: self.keep_developer_role,
                 max_completion_tokens: self.max_tokens_field.as_deref()
@@ -265,6 +270,7 @@ impl Registry {
             no_stream_options: false,
             account_id_required: false,
             local: false,
+            context_window: None,
             extra_headers: HashMap::new(),
         };
         self.add(entry.into_provider()?)
