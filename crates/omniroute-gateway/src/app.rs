@@ -14,7 +14,32 @@ use crate::apply;
 use crate::budget::{self, Budgets};
 use crate::capture::Capture;
 use crate::config::Config;
+use crate::plan::RouterState;
 use crate::routes::Routes;
+use omniroute_routing::health::Health;
+
+/// The runtime-state row that keeps breakers, cooldowns and lockouts across restarts.
+const HEALTH_STATE: &str = "health";
+
+/// Saves the health state once a second while it changes, on its own thread, until the app
+/// is gone (`App`'s drop saves it one last time).
+fn persist_health(health: std::sync::Weak<Mutex<Health>>, db: omniroute_storage::Db) {
+    let _ = std::thread::Builder::new().name("omniroute-health".into()).spawn(move || {
+        let mut last = String::new();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let Some(h) = health.upgrade() else { return };
+            let snapshot = h.lock().map(|h| h.persist()).ok();
+            drop(h);
+            if let Some(s) = snapshot.and_then(|s| serde_json::to_string(&s).ok())
+                && s != last
+                && db.save_runtime_state(HEALTH_STATE, &s).is_ok()
+            {
+                last = s;
+            }
+        }
+    });
+}
 
 /// Why a configuration could not be turned into a running gateway.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +100,13 @@ pub struct App {
     pub(crate) admin: AdminState,
     /// The payload capture writer (idle unless the setting is on).
     pub(crate) capture: Arc<Capture>,
+    /// Breakers, cooldowns, lockouts, pacing, quotas: what routing remembers.
+    pub(crate) health: Arc<Mutex<Health>>,
+    /// Strategy memory per combo and per provider.
+    pub(crate) router: Arc<Mutex<RouterState>>,
+    seeds: AtomicU64,
+    /// `Idempotency-Key` answers, by key scope and key.
+    pub(crate) idempotency: Mutex<HashMap<String, crate::pipeline::Stored>>,
 }
 
 impl App {
@@ -111,9 +143,24 @@ impl App {
             request_timeout,
             ..ClientConfig::default()
         });
+        let mut health = Health::default();
+        if let Ok(Some(saved)) = data.db.runtime_state(HEALTH_STATE)
+            && let Ok(saved) = serde_json::from_str(&saved)
+        {
+            health.restore(saved, u64::try_from(now).unwrap_or(0));
+        }
+        for (provider, conn, limits) in &routes.limits {
+            health.configure(provider, conn, limits.clone());
+        }
+        let health = Arc::new(Mutex::new(health));
+        persist_health(Arc::downgrade(&health), data.db.clone());
         let capture = Capture::start(data.dir.join("call_logs"))
             .map_err(|e| BuildError::Invalid(format!("cannot start the capture writer: {e}")))?;
         Ok(App {
+            health,
+            router: Arc::new(Mutex::new(RouterState::default())),
+            seeds: AtomicU64::new(0),
+            idempotency: Mutex::new(HashMap::new()),
             capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),
@@ -145,8 +192,20 @@ impl App {
         let _guard = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = f(&self.data)?;
         let routes = Routes::load(&self.data, self.host.is_loopback())?;
+        {
+            let mut health = self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (provider, conn, limits) in &routes.limits {
+                health.configure(provider, conn, limits.clone());
+            }
+        }
         *self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(routes);
         Ok(out)
+    }
+
+    /// A fresh random seed for one planning step.
+    pub(crate) fn seed(&self, now: u64) -> u64 {
+        let n = self.seeds.fetch_add(1, Ordering::Relaxed);
+        (now ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(std::process::id().into())
     }
 
     /// The counters of one provider.
@@ -189,5 +248,15 @@ impl App {
     /// Whether client keys are enforced.
     pub fn requires_key(&self) -> bool {
         self.routes().require_key
+    }
+}
+
+impl Drop for App {
+    /// Graceful shutdown keeps the latest breakers, cooldowns and lockouts.
+    fn drop(&mut self) {
+        let snapshot = self.health.lock().map(|h| h.persist()).ok();
+        if let Some(s) = snapshot.and_then(|s| serde_json::to_string(&s).ok()) {
+            let _ = self.data.db.save_runtime_state(HEALTH_STATE, &s);
+        }
     }
 }

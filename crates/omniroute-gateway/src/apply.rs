@@ -7,24 +7,28 @@ use std::collections::BTreeMap;
 
 use omniroute_core::Secret;
 use omniroute_providers::Auth;
+use omniroute_routing::Strategy;
 use omniroute_storage::{
-    ComboRow, ConnectionInput, DataDir, KeyRow, Price, ProviderRow, hash_client_key,
+    ComboRow, ComboTarget, ConnLimits, ConnectionInput, DataDir, KeyRow, Price, ProviderRow,
+    hash_client_key,
 };
 use serde::Serialize;
 
 use crate::app::BuildError;
-use crate::config::{ApiKey, ComboConfig, Config, ConnectionConfig, PriceConfig, ProviderConfig};
+use crate::config::{
+    ApiKey, ComboConfig, ComboSettings, Config, ConnectionConfig, PriceConfig, ProviderConfig,
+};
 use crate::routes::registry_with;
 
-/// Strategies a combo may use.
-pub(crate) const STRATEGIES: &[&str] = &["priority"];
-
-/// Settings the gateway understands, with their JSON type.
+/// Settings the gateway understands, with their JSON type (`a|b|c`: one of these strings).
 pub(crate) const SETTINGS: &[(&str, &str)] = &[
     ("require_api_key", "boolean"),
     ("capture_payloads", "boolean"),
     ("capture_max_mb", "number"),
     ("capture_max_age_days", "number"),
+    ("account_strategy", "fill-first|round-robin|p2c|least-used|random"),
+    ("wait_for_cooldown_ms", "number"),
+    ("idempotency_window_s", "number"),
 ];
 
 /// How many entries of each kind a file wrote.
@@ -63,19 +67,23 @@ pub(crate) fn usd(micros: i64) -> f64 {
 pub(crate) fn check_combo(
     name: &str,
     strategy: &str,
-    targets: &[String],
+    targets: &[ComboTarget],
 ) -> Result<(), BuildError> {
     if name.trim().is_empty() {
         return Err(invalid("a combo needs a name"));
     }
-    if !STRATEGIES.contains(&strategy) {
+    if Strategy::parse(strategy).is_none() {
+        let known: Vec<&str> = Strategy::ALL.iter().map(|s| s.id()).collect();
         return Err(invalid(format!(
-            "combo `{name}`: strategy `{strategy}` is not supported (use {})",
-            STRATEGIES.join(", ")
+            "combo `{name}`: unknown strategy `{strategy}` (one of {})",
+            known.join(", ")
         )));
     }
-    if targets.is_empty() || targets.iter().any(|t| t.trim().is_empty()) {
+    if targets.is_empty() || targets.iter().any(|t| t.model().trim().is_empty()) {
         return Err(invalid(format!("combo `{name}` needs at least one non-empty target")));
+    }
+    if targets.iter().any(|t| t.model() == name) {
+        return Err(invalid(format!("combo `{name}` lists itself")));
     }
     Ok(())
 }
@@ -85,6 +93,9 @@ pub(crate) fn setting_default(name: &str) -> serde_json::Value {
     match name {
         "capture_max_mb" => serde_json::json!(512),
         "capture_max_age_days" => serde_json::json!(7),
+        "account_strategy" => serde_json::json!("fill-first"),
+        "wait_for_cooldown_ms" => serde_json::json!(10_000),
+        "idempotency_window_s" => serde_json::json!(600),
         _ => serde_json::Value::Bool(false),
     }
 }
@@ -98,8 +109,14 @@ pub(crate) fn check_setting(name: &str, value: &serde_json::Value) -> Result<(),
         Some((_, "boolean")) if !value.is_boolean() => {
             Err(invalid(format!("setting `{name}` takes true or false")))
         }
-        Some((_, "number")) if !value.as_f64().is_some_and(|n| n > 0.0 && n.is_finite()) => {
-            Err(invalid(format!("setting `{name}` takes a positive number")))
+        Some((_, "number")) if !value.as_f64().is_some_and(|n| n >= 0.0 && n.is_finite()) => {
+            Err(invalid(format!("setting `{name}` takes a number of at least 0")))
+        }
+        Some((_, kind))
+            if kind.contains('|')
+                && !value.as_str().is_some_and(|v| kind.split('|').any(|k| k == v)) =>
+        {
+            Err(invalid(format!("setting `{name}` is one of {}", kind.replace('|', ", "))))
         }
         Some(_) => Ok(()),
     }
@@ -180,6 +197,12 @@ pub(crate) fn apply(
             account_id: c.account_id.clone(),
             priority: c.priority,
             enabled: c.enabled,
+            limits: ConnLimits {
+                max_concurrent: c.max_concurrent,
+                rpm: c.rpm,
+                min_gap_ms: c.min_gap_ms,
+                quotas: c.quotas.clone(),
+            },
         });
     }
 
@@ -241,6 +264,7 @@ pub(crate) fn apply(
             strategy: c.strategy.clone(),
             targets: c.targets.clone(),
             enabled: c.enabled,
+            config: serde_json::to_value(c.settings()).unwrap_or_default(),
         })
         .map_err(storage)?;
     }
@@ -308,6 +332,10 @@ pub(crate) fn export(dd: &DataDir, secrets: bool) -> Result<String, BuildError> 
             account_id: c.account_id,
             priority: c.priority,
             enabled: c.enabled,
+            max_concurrent: c.limits.max_concurrent,
+            rpm: c.limits.rpm,
+            min_gap_ms: c.limits.min_gap_ms,
+            quotas: c.limits.quotas,
         });
     }
     for k in db.keys().map_err(storage)? {
@@ -322,11 +350,18 @@ pub(crate) fn export(dd: &DataDir, secrets: bool) -> Result<String, BuildError> 
         });
     }
     for c in db.combos().map_err(storage)? {
+        let settings: ComboSettings = serde_json::from_value(c.config).unwrap_or_default();
         config.combos.push(ComboConfig {
             name: c.name,
             strategy: c.strategy,
             targets: c.targets,
             enabled: c.enabled,
+            max_retries: settings.max_retries,
+            retry_delay_ms: settings.retry_delay_ms,
+            concurrency_per_model: settings.concurrency_per_model,
+            queue_timeout_ms: settings.queue_timeout_ms,
+            sticky_limit: settings.sticky_limit,
+            handoff_model: settings.handoff_model,
         });
     }
     config.aliases = db.aliases().map_err(storage)?.into_iter().collect();

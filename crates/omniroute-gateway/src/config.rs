@@ -197,22 +197,92 @@ pub struct ConnectionConfig {
     /// Disabled connections are never tried (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
+    /// At most this many requests in flight on this account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// Requests per minute (else learned from the upstream's rate-limit headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Minimum milliseconds between two requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gap_ms: Option<u64>,
+    /// Token quota windows: `[{ name = "5h", hours = 5, tokens = 2000000 }]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<omniroute_storage::QuotaWindow>,
 }
 
-/// `[[combos]]`: a named fallback chain of targets.
+/// `[[combos]]`: a named list of targets with a strategy (`docs/routing.md`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComboConfig {
     /// The model name clients use.
     pub name: String,
-    /// Only `priority` (try in order) for now.
+    /// How targets are ordered (default `priority`).
     #[serde(default = "default_strategy")]
     pub strategy: String,
-    /// `provider/model` targets, in order.
-    pub targets: Vec<String>,
+    /// `provider/model`, another combo's name, or a wildcard (`groq/*`); `{ model, weight }`
+    /// for the `weighted` strategy.
+    pub targets: Vec<omniroute_storage::ComboTarget>,
     /// Disabled combos are not routable (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
+    /// Extra passes over all targets after every one failed (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Pause before such a pass, ms (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_ms: Option<u64>,
+    /// At most this many requests in flight per target model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_per_model: Option<u32>,
+    /// How long a request may wait when every target is busy or cooling down, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<u64>,
+    /// `round-robin`/`weighted`: requests per pick before moving on (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_limit: Option<u32>,
+    /// `context-relay`: the model that writes handoff summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_model: Option<String>,
+}
+
+impl ComboConfig {
+    /// The tunable part, as stored.
+    pub fn settings(&self) -> ComboSettings {
+        ComboSettings {
+            max_retries: self.max_retries,
+            retry_delay_ms: self.retry_delay_ms,
+            concurrency_per_model: self.concurrency_per_model,
+            queue_timeout_ms: self.queue_timeout_ms,
+            sticky_limit: self.sticky_limit,
+            handoff_model: self.handoff_model.clone(),
+        }
+    }
+}
+
+/// The tunable part of a combo (stored as its `config` JSON, and the API's `config` object).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComboSettings {
+    /// Extra passes over all targets after every one failed (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Pause before such a pass, ms (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_ms: Option<u64>,
+    /// At most this many requests in flight per target model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_per_model: Option<u32>,
+    /// How long a request may wait when every target is busy or cooling down, ms (default:
+    /// the `wait_for_cooldown_ms` setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<u64>,
+    /// `round-robin`/`weighted`: requests per pick before moving on (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_limit: Option<u32>,
+    /// `context-relay`: the model that writes handoff summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_model: Option<String>,
 }
 
 fn default_strategy() -> String {

@@ -45,6 +45,12 @@ async fn read_body(app: &App, f: Format, body: Incoming) -> Result<Bytes, Reply>
     }
 }
 
+/// The `Idempotency-Key` a client sent (at most 255 characters).
+fn idempotency_key(headers: &http::HeaderMap) -> Option<String> {
+    let v = headers.get("idempotency-key")?.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 255).then(|| v.to_owned())
+}
+
 /// Splits `/v1beta/models/{model}:{method}` (also `/v1/` and `/v1alpha/`, which Gemini SDKs
 /// use by version); the model may contain slashes (`openai/gpt-4o`).
 fn gemini_path(path: &str) -> Option<(String, &str)> {
@@ -95,7 +101,15 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
                 Err(r) => return r,
             };
             let anthropic_beta = parts.headers.get("anthropic-beta").cloned();
-            let call = Call { format, access, path_model: None, path_stream: None, anthropic_beta };
+            let idempotency_key = idempotency_key(&parts.headers);
+            let call = Call {
+                format,
+                access,
+                path_model: None,
+                path_stream: None,
+                anthropic_beta,
+                idempotency_key,
+            };
             pipeline::generate(app, call, body).await
         }
         (&Method::POST, "/v1/messages/count_tokens") => {
@@ -151,6 +165,7 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
                 path_model: Some(model),
                 path_stream: Some(stream),
                 anthropic_beta: None,
+                idempotency_key: idempotency_key(&parts.headers),
             };
             pipeline::generate(app, call, body).await
         }

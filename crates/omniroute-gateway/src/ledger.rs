@@ -10,7 +10,14 @@ use omniroute_translate::{Format, TokenUsage};
 use crate::apply::now_ms;
 use crate::budget::{Budgets, cost_micros};
 use crate::capture::{Capture, Entry, Limits, MAX_RESPONSE};
+use crate::plan::RouterState;
 use crate::routes::Candidate;
+use omniroute_routing::health::Health;
+use std::sync::Mutex;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -25,6 +32,10 @@ pub(crate) struct Ledger {
     budget: Option<(Arc<Budgets>, i64)>,
     /// Payload capture, when on: the writer, the request, the response so far.
     capture: Option<Captured>,
+    /// The health state and the account, to count tokens against its quota windows.
+    quota: Option<(Arc<Mutex<Health>>, String, String)>,
+    /// A combo target's in-flight slot, released when the request ends.
+    slot: Option<(Arc<Mutex<RouterState>>, String)>,
 }
 
 struct Captured {
@@ -59,6 +70,23 @@ impl Ledger {
             price: None,
             budget: None,
             capture: None,
+            quota: None,
+            slot: None,
+        }
+    }
+
+    /// Holds one of the target's in-flight slots until the request ends.
+    pub(crate) fn hold_model_slot(&mut self, router: Arc<Mutex<RouterState>>, target: String) {
+        self.release_slot();
+        *lock(&router).model_in_flight.entry(target.clone()).or_default() += 1;
+        self.slot = Some((router, target));
+    }
+
+    fn release_slot(&mut self) {
+        if let Some((router, target)) = self.slot.take()
+            && let Some(n) = lock(&router).model_in_flight.get_mut(&target)
+        {
+            *n = n.saturating_sub(1);
         }
     }
 
@@ -83,8 +111,14 @@ impl Ledger {
     }
 
     /// The candidate that answered (or failed last).
-    pub(crate) fn target(&mut self, c: &Candidate, price: Option<Price>) {
+    pub(crate) fn target(
+        &mut self,
+        c: &Candidate,
+        price: Option<Price>,
+        health: Arc<Mutex<Health>>,
+    ) {
         self.price = price;
+        self.quota = Some((health, c.provider.id.clone(), c.connection.name.clone()));
         self.row.provider = Some(c.provider.id.clone());
         self.row.model = Some(c.model.clone());
         self.row.connection = Some(c.connection.name.clone());
@@ -112,6 +146,11 @@ impl Ledger {
         };
         if let (Some((budgets, reserved)), Some(key)) = (self.budget.take(), &self.row.api_key) {
             budgets.settle(key, reserved, cost, now_ms());
+        }
+        self.release_slot();
+        if let (Some((health, provider, conn)), Some(u)) = (self.quota.take(), &usage) {
+            let now = u64::try_from(now_ms()).unwrap_or(0);
+            lock(&health).count_tokens(&provider, &conn, u.input + u.output, now);
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let ts_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
@@ -150,5 +189,6 @@ impl Drop for Ledger {
         if let (Some((budgets, reserved)), Some(key)) = (self.budget.take(), &self.row.api_key) {
             budgets.settle(key, reserved, 0, now_ms());
         }
+        self.release_slot();
     }
 }

@@ -21,6 +21,7 @@ pub mod config;
 mod endpoints;
 mod ledger;
 mod pipeline;
+mod plan;
 mod reply;
 mod routes;
 mod server;

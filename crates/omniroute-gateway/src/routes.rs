@@ -8,7 +8,12 @@ use std::sync::Arc;
 use omniroute_providers::{
     Auth, Connection, CustomProvider, Provider, Registry, RegistryError, ResolveError,
 };
+use omniroute_routing::Strategy;
+use omniroute_routing::combo::{Combo, ComboConfig, Target};
+use omniroute_routing::health::{Limits, QuotaLimit};
 use omniroute_storage::{DataDir, Price};
+
+use crate::config::ComboSettings;
 
 use crate::app::BuildError;
 
@@ -23,6 +28,9 @@ pub(crate) enum PlanError {
         "provider `{0}` has no connection: add one with `omniroute-cli connection add` or a [[connections]] entry (GET /v1/models lists what is reachable)"
     )]
     NoConnection(String),
+    /// A combo cannot be expanded (a cycle, too deep) or has nothing to try.
+    #[error("{0}")]
+    Combo(String),
 }
 
 /// One upstream attempt: a provider, the model to ask it for, and the account to use.
@@ -31,6 +39,19 @@ pub(crate) struct Candidate {
     pub(crate) provider: Arc<Provider>,
     pub(crate) model: String,
     pub(crate) connection: Connection,
+    /// The combo target it came from, as written after expansion (`provider/model`).
+    pub(crate) target: String,
+}
+
+/// Routing settings from the settings table.
+#[derive(Debug, Clone)]
+pub(crate) struct RoutingSettings {
+    /// How a provider's accounts are ordered.
+    pub(crate) account_strategy: Strategy,
+    /// How long a request may wait when every candidate is cooling down or busy.
+    pub(crate) wait_for_cooldown_ms: u64,
+    /// How long an `Idempotency-Key` answer is replayed.
+    pub(crate) idempotency_window_ms: u64,
 }
 
 /// A client key as requests see it (the key itself is only known by its hash).
@@ -52,7 +73,10 @@ pub(crate) struct Routes {
     /// Enabled connections by provider id, by priority.
     pub(crate) connections: HashMap<String, Vec<Connection>>,
     /// Enabled combos.
-    pub(crate) combos: HashMap<String, Vec<String>>,
+    pub(crate) combos: HashMap<String, Combo>,
+    /// Configured limits per (provider, connection name), handed to the health state.
+    pub(crate) limits: Vec<(String, String, Limits)>,
+    pub(crate) settings: RoutingSettings,
     pub(crate) aliases: HashMap<String, String>,
     /// Enabled client keys by the SHA-256 hex of the key.
     pub(crate) keys: HashMap<String, Arc<ClientKey>>,
@@ -88,6 +112,7 @@ impl Routes {
         let storage = |e: omniroute_storage::StorageError| BuildError::Invalid(e.to_string());
         let registry = registry_with(&db.providers().map_err(storage)?)?;
         let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
+        let mut limits = Vec::new();
         for c in db.connections().map_err(storage)? {
             if !c.enabled {
                 continue;
@@ -99,6 +124,26 @@ impl Routes {
             } else {
                 None
             };
+            limits.push((
+                provider.id.clone(),
+                c.name.clone(),
+                Limits {
+                    max_concurrent: c.limits.max_concurrent,
+                    rpm: c.limits.rpm,
+                    min_gap_ms: c.limits.min_gap_ms.unwrap_or(0),
+                    quotas: c
+                        .limits
+                        .quotas
+                        .iter()
+                        .map(|q| QuotaLimit {
+                            name: q.name.clone(),
+                            window_ms: u64::from(q.hours) * 3_600_000,
+                            tokens: q.tokens,
+                        })
+                        .collect(),
+                    quota_threshold: 0.9,
+                },
+            ));
             connections.entry(provider.id.clone()).or_default().push(Connection {
                 provider: provider.id.clone(),
                 name: c.name,
@@ -116,7 +161,27 @@ impl Routes {
             .map_err(storage)?
             .into_iter()
             .filter(|c| c.enabled)
-            .map(|c| (c.name, c.targets))
+            .map(|c| {
+                let s: ComboSettings = serde_json::from_value(c.config).unwrap_or_default();
+                let combo = Combo {
+                    name: c.name.clone(),
+                    strategy: Strategy::parse(&c.strategy).unwrap_or(Strategy::Priority),
+                    targets: c
+                        .targets
+                        .iter()
+                        .map(|t| Target { model: t.model().to_owned(), weight: t.weight() })
+                        .collect(),
+                    config: ComboConfig {
+                        max_retries: s.max_retries.unwrap_or(0),
+                        retry_delay_ms: s.retry_delay_ms.unwrap_or(0),
+                        concurrency_per_model: s.concurrency_per_model,
+                        queue_timeout_ms: s.queue_timeout_ms.unwrap_or(u64::MAX),
+                        sticky_limit: s.sticky_limit.unwrap_or(1),
+                        handoff_model: s.handoff_model,
+                    },
+                };
+                (c.name, combo)
+            })
             .collect();
         let keys: HashMap<_, _> = db
             .keys()
@@ -152,10 +217,21 @@ impl Routes {
         });
         // A key that exists but is disabled still means "keys are in use".
         let any_key = !db.keys().map_err(storage)?.is_empty();
+        let number = |name: &str| setting(name).as_f64().unwrap_or(0.0).max(0.0) as u64;
+        let settings = RoutingSettings {
+            account_strategy: setting("account_strategy")
+                .as_str()
+                .and_then(Strategy::parse)
+                .unwrap_or(Strategy::FillFirst),
+            wait_for_cooldown_ms: number("wait_for_cooldown_ms"),
+            idempotency_window_ms: number("idempotency_window_s") * 1000,
+        };
         Ok(Routes {
             registry,
             connections,
             combos,
+            limits,
+            settings,
             aliases: db.aliases().map_err(storage)?.into_iter().collect(),
             prices: db.prices().map_err(storage)?.into_iter().collect(),
             require_key: any_key || !loopback || require_setting,
@@ -184,40 +260,9 @@ impl Routes {
         }
     }
 
-    /// The ordered attempts for a model name: a combo's targets in order, or one target; each
-    /// with its provider's connections by priority.
-    pub(crate) fn candidates(&self, model: &str) -> Result<Vec<Candidate>, PlanError> {
-        let targets: Vec<String> = match self.combos.get(model) {
-            Some(t) => t.clone(),
-            None => vec![self.aliases.get(model).cloned().unwrap_or_else(|| model.to_owned())],
-        };
-        let usable = |p: &Provider| self.usable(p);
-        let mut out = Vec::new();
-        let mut first_err: Option<PlanError> = None;
-        for t in &targets {
-            match self.registry.resolve(t, &usable) {
-                Ok(r) => {
-                    let connections = self.connections_of(&r.provider);
-                    if connections.is_empty() {
-                        first_err.get_or_insert(PlanError::NoConnection(r.provider.id.clone()));
-                    }
-                    for connection in connections {
-                        out.push(Candidate {
-                            provider: r.provider.clone(),
-                            model: r.model.clone(),
-                            connection,
-                        });
-                    }
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e.into());
-                }
-            }
-        }
-        match first_err {
-            Some(e) if out.is_empty() => Err(e),
-            _ => Ok(out),
-        }
+    /// The connections a provider's requests may use, by priority.
+    pub(crate) fn accounts(&self, p: &Provider) -> Vec<Connection> {
+        self.connections_of(p)
     }
 
     /// The price of a candidate's model, if one is set.

@@ -3,8 +3,10 @@
 //!
 //! Behaviour is chosen by the model name the upstream receives, so tests steer it through the
 //! gateway without side channels:
-//! - `fail-429` → 429 with `Retry-After: 1`; `fail-500`, `fail-503`, `fail-400` → that status,
+//! - `fail-429` → 429 with `Retry-After: 1`; `fail-500`, `fail-503`, `fail-400`, `fail-401` → that status,
 //!   each with an error body in the format's own shape;
+//! - `flaky-<pct>` → fails `pct` % of the requests for that model name, spread evenly and
+//!   deterministically, alternating 500 and 429 (without `Retry-After`);
 //! - `slow-<ms>` → waits that long before the response headers;
 //! - `cut` → a stream that stops after its first events, without its end marker;
 //! - `stall` → a stream that sends its first events, then goes quiet for 5 s;
@@ -51,6 +53,8 @@ pub struct Recorded {
 struct State {
     requests: Mutex<Vec<Recorded>>,
     aborted: std::sync::atomic::AtomicUsize,
+    /// Requests seen per `flaky-<pct>` model.
+    flaky: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// A running mock.
@@ -206,10 +210,26 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    for (tag, status) in
-        [("fail-429", 429u16), ("fail-500", 500), ("fail-503", 503), ("fail-400", 400)]
-    {
-        if model.contains(tag) {
+    let flaky = model
+        .split("flaky-")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|d| d.parse::<u64>().ok())
+        .and_then(|pct| {
+            let mut seen = state.flaky.lock().ok()?;
+            let n = seen.entry(model.clone()).or_insert(0);
+            *n += 1;
+            // Multiplying by a number coprime to 100 spreads the failures evenly.
+            ((*n * 37) % 100 < pct).then_some(if (*n * 37 / 100) % 2 == 0 { 500u16 } else { 429 })
+        });
+    for (tag, status) in [
+        ("fail-429", 429u16),
+        ("fail-500", 500),
+        ("fail-503", 503),
+        ("fail-400", 400),
+        ("fail-401", 401),
+    ] {
+        if model.contains(tag) || flaky == Some(status) {
             let kind = omniroute_translate::ErrorKind::from_status(status);
             let body =
                 omniroute_translate::error_body(format, kind, &format!("mock failure {status}"));
@@ -218,7 +238,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 "application/json",
                 body,
             );
-            if status == 429 {
+            if status == 429 && flaky.is_none() {
                 r.headers_mut()
                     .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
             }

@@ -40,7 +40,13 @@ pub struct Failure {
 impl Failure {
     /// A failure of the given kind.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Failure { kind, retry_after: None, body: None, headers: Vec::new(), message: message.into() }
+        Failure {
+            kind,
+            retry_after: None,
+            body: None,
+            headers: Vec::new(),
+            message: message.into(),
+        }
     }
 
     /// Whether another target or connection may succeed: connect errors, timeouts, 408, 429
@@ -83,7 +89,9 @@ pub fn rate_limit_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
         .iter()
         .filter(|(k, _)| {
             let k = k.as_str();
-            k == "retry-after" || k.starts_with("x-ratelimit-") || k.starts_with("anthropic-ratelimit-")
+            k == "retry-after"
+                || k.starts_with("x-ratelimit-")
+                || k.starts_with("anthropic-ratelimit-")
         })
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect()

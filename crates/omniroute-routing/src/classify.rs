@@ -4,8 +4,9 @@
 //!
 //! | observed | class | fall back | cools | breaker |
 //! |---|---|---|---|---|
-//! | connect error, timeout, 408, 5xx | `Transient` | yes | the connection, backoff or hint | yes |
-//! | 429 rate limit | `RateLimited` | yes | the connection, until the stated reset or backoff | no |
+//! | connect error, timeout | `Transient` | yes | the connection, backoff or hint | yes |
+//! | 408, 5xx | `Transient` | yes | that model on the connection, backoff or hint | yes |
+//! | 429 rate limit | `RateLimited` | yes | that model on the connection, until the stated reset or backoff | no |
 //! | 429/402/403 with quota text, 402 | `Quota` | yes | the connection, until the reset (daily quota: next UTC midnight) | no |
 //! | 401, 403 | `Account` | yes | the connection, long | no |
 //! | 404, 403 "no access to model" | `ModelUnavailable` | yes | that model on the connection | no |
@@ -151,7 +152,8 @@ pub fn classify(o: &Observed<'_>, now_ms: u64) -> Verdict {
         429 | 402 | 403 if contains_any(&body, QUOTA) || status == 402 => {
             verdict(Class::Quota, true, Some(Cool::Until(quota_until())), None, false)
         }
-        429 => verdict(Class::RateLimited, true, Some(Cool::Backoff(hint)), None, false),
+        // Upstreams limit rates per model (OpenAI, Anthropic, Gemini all do).
+        429 => verdict(Class::RateLimited, true, None, Some(Cool::Backoff(hint)), false),
         403 | 400 | 404 if contains_any(&body, MODEL_ACCESS) => {
             let until = hint.unwrap_or(now_ms + MODEL_LOCK);
             verdict(Class::ModelUnavailable, true, None, Some(Cool::Until(until)), false)
@@ -170,7 +172,8 @@ pub fn classify(o: &Observed<'_>, now_ms: u64) -> Verdict {
         400 | 422 if contains_any(&body, CONTEXT_OVERFLOW) => {
             verdict(Class::ContextOverflow, true, None, None, false)
         }
-        408 | 500..=599 => verdict(Class::Transient, true, Some(Cool::Backoff(hint)), None, true),
+        // An overloaded or failing model says little about the account's other models.
+        408 | 500..=599 => verdict(Class::Transient, true, None, Some(Cool::Backoff(hint)), true),
         _ => verdict(Class::Request, false, None, None, false),
     }
 }
@@ -346,20 +349,23 @@ mod tests {
 
     #[test]
     fn transient_failures_trip_breakers() {
-        for s in [None, Some(408), Some(500), Some(502), Some(503), Some(529)] {
+        let v = obs(None, &[], "");
+        assert_eq!((v.class, v.fallback, v.breaker), (Class::Transient, true, true));
+        assert_eq!(v.cool_connection, Some(Cool::Backoff(None)), "the network: the account");
+        for s in [Some(408), Some(500), Some(502), Some(503), Some(529)] {
             let v = obs(s, &[], "");
             assert_eq!((v.class, v.fallback, v.breaker), (Class::Transient, true, true), "{s:?}");
-            assert_eq!(v.cool_connection, Some(Cool::Backoff(None)));
+            assert_eq!((v.cool_connection, v.lock_model), (None, Some(Cool::Backoff(None))));
         }
         let v = obs(Some(503), &[("retry-after", "7")], "");
-        assert_eq!(v.cool_connection, Some(Cool::Backoff(Some(NOW + 7000))));
+        assert_eq!(v.lock_model, Some(Cool::Backoff(Some(NOW + 7000))));
     }
 
     #[test]
     fn rate_limits_and_quotas() {
         let v = obs(Some(429), &[("retry-after", "2")], "rate limit reached");
         assert_eq!((v.class, v.breaker), (Class::RateLimited, false));
-        assert_eq!(v.cool_connection, Some(Cool::Backoff(Some(NOW + 2000))));
+        assert_eq!(v.lock_model, Some(Cool::Backoff(Some(NOW + 2000))));
         let v = obs(Some(429), &[], r#"{"error":{"type":"insufficient_quota"}}"#);
         assert_eq!((v.class, v.cool_connection), (Class::Quota, Some(Cool::Until(NOW + HOUR))));
         let v =

@@ -3,7 +3,8 @@
 //! - **connection cooldown** with exponential backoff (base × 2^level, capped, or the
 //!   upstream's stated reset), plus pacing (requests per minute, minimum gap, concurrency) and
 //!   quota windows;
-//! - **model lockout** on one connection (a model the account cannot use);
+//! - **model lockout** on one connection: a model that is rate-limited, failing or not available
+//!   on that account, with its own backoff;
 //! - **provider circuit breaker**: closed → open after `threshold` breaker failures within the
 //!   window → half-open after the reset time, letting exactly one probe through → closed on
 //!   its success, open again (for twice as long, up to 8×) on its failure.
@@ -219,14 +220,18 @@ impl Skip {
     }
 }
 
-/// The retry budget: retries within the last 10 s may be at most 20 % of first attempts, and
-/// never fewer than 3, so a total outage does not multiply traffic.
+/// The retry budget: retries within the last 10 s may be at most 30 % of first attempts (and
+/// 5 are always allowed), so a total outage adds at most 30 % to upstream traffic instead of
+/// multiplying it.
 #[derive(Debug, Clone, Default)]
 struct RetryBudget {
     events: VecDeque<(u64, bool)>,
 }
 
 const RETRY_WINDOW_MS: u64 = 10_000;
+/// Retries allowed per first attempt within the window, and the floor.
+const RETRY_RATIO: f64 = 0.3;
+const RETRY_FLOOR: usize = 5;
 
 impl RetryBudget {
     fn trim(&mut self, now: u64) {
@@ -241,9 +246,13 @@ impl RetryBudget {
 pub struct Health {
     providers: HashMap<String, ProviderState>,
     conns: HashMap<String, ConnState>,
-    locks: HashMap<String, u64>,
+    /// Until when, and the backoff level, per (provider, connection, model).
+    locks: HashMap<String, (u64, u32)>,
     retries: RetryBudget,
 }
+
+/// Consecutive hint-less failures of a model on an account before it is locked out.
+const LOCK_AFTER: u32 = 3;
 
 fn conn_key(provider: &str, conn: &str) -> String {
     format!("{provider}\u{1f}{conn}")
@@ -270,7 +279,7 @@ impl Health {
                 _ => {}
             }
         }
-        if let Some(&until) = self.locks.get(&lock_key(provider, conn, model))
+        if let Some(&(until, _)) = self.locks.get(&lock_key(provider, conn, model))
             && now < until
         {
             return Err(Skip::ModelLocked { until });
@@ -320,8 +329,9 @@ impl Health {
         c.last_sent = now;
     }
 
-    /// The request succeeded (headers received) after `latency_ms`.
-    pub fn succeed(&mut self, provider: &str, conn: &str, latency_ms: u64) {
+    /// The request for `model` succeeded (headers received) after `latency_ms`.
+    pub fn succeed(&mut self, provider: &str, conn: &str, model: &str, latency_ms: u64) {
+        self.locks.remove(&lock_key(provider, conn, model));
         let p = self.providers.entry(provider.to_owned()).or_default();
         p.breaker = Breaker::Closed;
         p.failures.clear();
@@ -367,7 +377,7 @@ impl Health {
         }
         let c = self.conns.entry(conn_key(provider, conn)).or_default();
         c.in_flight = c.in_flight.saturating_sub(1);
-        if v.breaker || v.cool_connection.is_some() {
+        if v.breaker || v.cool_connection.is_some() || v.lock_model.is_some() {
             c.failed += 1;
             c.success = Some(c.success.unwrap_or(1.0) * 0.9);
         }
@@ -384,8 +394,23 @@ impl Health {
             c.level = (c.level + 1).min(20);
             c.reason = Some(v.class.label().to_owned());
         }
-        if let Some(Cool::Until(until) | Cool::Backoff(Some(until))) = v.lock_model {
-            self.locks.insert(lock_key(provider, conn, model), until);
+        if let Some(cool) = v.lock_model {
+            let lock = self.locks.entry(lock_key(provider, conn, model)).or_insert((0, 0));
+            let level = (lock.1 + 1).min(20 + LOCK_AFTER);
+            let until = match cool {
+                Cool::Until(t) => t,
+                Cool::Backoff(Some(hint)) => hint.max(now + profile.base_cooldown_ms),
+                // Without a hint, one failure of a model is noise: it is locked from the
+                // third failure in a row on, then with a doubling backoff.
+                Cool::Backoff(None) if level < LOCK_AFTER => 0,
+                Cool::Backoff(None) => {
+                    let step = profile
+                        .base_cooldown_ms
+                        .saturating_mul(1u64 << (level - LOCK_AFTER).min(20));
+                    now + step.min(profile.max_cooldown_ms)
+                }
+            };
+            *lock = (lock.0.max(until), level);
         }
     }
 
@@ -526,7 +551,7 @@ impl Health {
         self.retries.trim(now);
         let retries = self.retries.events.iter().filter(|(_, r)| *r).count();
         let firsts = self.retries.events.len() - retries;
-        if retries < (firsts / 5).max(3) {
+        if retries < ((firsts as f64 * RETRY_RATIO) as usize).max(RETRY_FLOOR) {
             self.retries.events.push_back((now, true));
             true
         } else {
@@ -555,7 +580,7 @@ impl Health {
                     quota: c.quota.iter().map(|(n, u)| (n.clone(), u.start, u.used)).collect(),
                 })
                 .collect(),
-            locks: self.locks.iter().map(|(k, u)| (k.clone(), *u)).collect(),
+            locks: self.locks.iter().map(|(k, (u, _))| (k.clone(), *u)).collect(),
         }
     }
 
@@ -583,7 +608,7 @@ impl Health {
         }
         for (k, until) in p.locks {
             if until > now {
-                self.locks.insert(k, until);
+                self.locks.insert(k, (until, 1));
             }
         }
     }
@@ -642,8 +667,8 @@ impl Health {
         let mut locks: Vec<LockReport> = self
             .locks
             .iter()
-            .filter(|(_, u)| **u > now)
-            .map(|(k, u)| {
+            .filter(|(_, (u, _))| *u > now)
+            .map(|(k, (u, _))| {
                 let mut parts = k.split('\u{1f}');
                 LockReport {
                     provider: parts.next().unwrap_or_default().to_owned(),
@@ -778,7 +803,7 @@ mod tests {
     fn the_breaker_opens_probes_once_and_closes() {
         let mut h = Health::default();
         let p = Profile { breaker_threshold: 3, ..Profile::API_KEY };
-        let v = verdict(Some(503), "");
+        let v = verdict(None, "");
         for i in 0..3 {
             assert!(h.check("x", "a", "m", T0 + i).is_ok() || i > 0);
             h.begin("x", "a", T0 + i);
@@ -803,7 +828,7 @@ mod tests {
         let again = reopen + 2 * p.breaker_reset_ms;
         assert!(h.check("x", "c", "m", again).is_ok());
         h.begin("x", "c", again);
-        h.succeed("x", "c", 100);
+        h.succeed("x", "c", "m", 100);
         assert_eq!(h.report(again).providers[0].breaker, Breaker::Closed);
         assert!(h.check("x", "d", "m", again).is_ok());
     }
@@ -811,25 +836,45 @@ mod tests {
     #[test]
     fn backoff_grows_caps_and_resets() {
         let mut h = Health::default();
-        let p = Profile::API_KEY;
-        let v = verdict(Some(500), "");
-        let mut waits = Vec::new();
-        let mut now = T0;
-        for _ in 0..10 {
+        let p = Profile { breaker_threshold: 1000, ..Profile::API_KEY };
+        // A network failure cools the account; a 500 locks only its model, each with its own
+        // backoff.
+        for (v, model_only) in [(verdict(None, ""), false), (verdict(Some(500), ""), true)] {
+            let mut waits = Vec::new();
+            let mut now = T0;
+            let until_of = |h: &mut Health, now| match h.check("x", "a", "m", now) {
+                Err(Skip::Cooling { until, .. }) if !model_only => until,
+                Err(Skip::ModelLocked { until }) if model_only => until,
+                other => panic!("{other:?}"),
+            };
+            if model_only {
+                for _ in 1..LOCK_AFTER {
+                    h.begin("x", "a", now);
+                    h.fail("x", "a", "m", &v, &p, now);
+                    assert!(h.check("x", "a", "m", now).is_ok(), "one failure is not a lockout");
+                }
+            }
+            for _ in 0..10 {
+                h.begin("x", "a", now);
+                h.fail("x", "a", "m", &v, &p, now);
+                let until = until_of(&mut h, now);
+                waits.push(until - now);
+                now = until;
+            }
+            assert_eq!(&waits[..4], &[1_000, 2_000, 4_000, 8_000]);
+            assert_eq!(*waits.last().unwrap(), p.max_cooldown_ms);
+            assert_eq!(h.check("x", "a", "other-model", now - 1).is_ok(), model_only);
             h.begin("x", "a", now);
-            h.fail("x", "a", "m", &v, &Profile { breaker_threshold: 1000, ..p }, now);
-            let Err(Skip::Cooling { until, .. }) = h.check("x", "a", "m", now) else { panic!() };
-            waits.push(until - now);
-            now = until;
+            h.succeed("x", "a", "m", 10);
+            let again = if model_only { LOCK_AFTER } else { 1 };
+            for _ in 0..again {
+                h.begin("x", "a", now);
+                h.fail("x", "a", "m", &v, &p, now);
+            }
+            let until = until_of(&mut h, now);
+            assert_eq!(until - now, 1_000, "success resets the backoff");
+            h = Health::default();
         }
-        assert_eq!(&waits[..4], &[1_000, 2_000, 4_000, 8_000]);
-        assert_eq!(*waits.last().unwrap(), p.max_cooldown_ms);
-        h.begin("x", "a", now);
-        h.succeed("x", "a", 10);
-        h.begin("x", "a", now);
-        h.fail("x", "a", "m", &v, &Profile { breaker_threshold: 1000, ..p }, now);
-        let Err(Skip::Cooling { until, .. }) = h.check("x", "a", "m", now) else { panic!() };
-        assert_eq!(until - now, 1_000, "success resets the backoff");
     }
 
     #[test]
@@ -876,12 +921,12 @@ mod tests {
         h.begin("x", "a", T0);
         h.begin("x", "a", T0);
         assert_eq!(h.check("x", "a", "m", T0), Err(Skip::Busy { in_flight: 2 }));
-        h.succeed("x", "a", 5);
-        h.succeed("x", "a", 5);
+        h.succeed("x", "a", "m", 5);
+        h.succeed("x", "a", "m", 5);
         // 60 rpm: the bucket started full at 60; drain it.
         for _ in 0..58 {
             h.begin("x", "a", T0);
-            h.succeed("x", "a", 5);
+            h.succeed("x", "a", "m", 5);
         }
         assert!(matches!(h.check("x", "a", "m", T0), Err(Skip::Paced { until }) if until > T0));
         assert!(h.check("x", "a", "m", T0 + 1_000).is_ok(), "one slot per second comes back");
@@ -910,13 +955,13 @@ mod tests {
     #[test]
     fn the_retry_budget_stops_storms() {
         let mut h = Health::default();
-        assert!((0..3).all(|_| h.try_retry(T0)), "a floor of 3");
+        assert!((0..5).all(|_| h.try_retry(T0)), "a floor of 5");
         assert!(!h.try_retry(T0));
         for _ in 0..100 {
             h.note_request(T0);
         }
         let allowed = (0..100).filter(|_| h.try_retry(T0)).count();
-        assert_eq!(allowed, 20 - 3, "20 % of first attempts");
+        assert_eq!(allowed, 30 - 5, "30 % of first attempts");
         assert!(h.try_retry(T0 + 20_000), "the window moves on");
     }
 
@@ -941,7 +986,7 @@ mod tests {
     fn scores_follow_success_and_breakers() {
         let mut h = Health::default();
         h.begin("x", "a", T0);
-        h.succeed("x", "a", 100);
+        h.succeed("x", "a", "m", 100);
         let good = h.score("x", Some("a"));
         h.fail("x", "b", "m", &verdict(Some(500), ""), &Profile::API_KEY, T0);
         assert!(h.score("x", Some("b")) < good);

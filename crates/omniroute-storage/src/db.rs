@@ -130,6 +130,18 @@ CREATE TABLE admin_tokens (
 CREATE INDEX usage_model_ts ON usage (requested_model, ts_ms);
 CREATE INDEX usage_provider_ts ON usage (provider, ts_ms);
 "#,
+    // 3: per-connection limits; routing state that survives restarts.
+    r#"
+ALTER TABLE connections ADD COLUMN max_concurrent INTEGER;
+ALTER TABLE connections ADD COLUMN rpm INTEGER;
+ALTER TABLE connections ADD COLUMN min_gap_ms INTEGER;
+ALTER TABLE connections ADD COLUMN quotas TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE runtime_state (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Unix time in milliseconds.
@@ -303,6 +315,7 @@ impl Db {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::records::ComboTarget;
 
     pub(crate) fn temp_db(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("omniroute-db-{}-{name}", std::process::id()));
@@ -339,7 +352,7 @@ pub(crate) mod tests {
         drop(c);
         let db = Db::open(&path).unwrap();
         assert_eq!(db.version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(db.combos().unwrap()[0].targets, ["a/b"]);
+        assert_eq!(db.combos().unwrap()[0].targets, [ComboTarget::Plain("a/b".into())]);
         assert!(db.admin_tokens().unwrap().is_empty());
     }
 

@@ -19,7 +19,7 @@ pub use datadir::{DB_FILE, DataDir, KEY_FILE, OpenError, PASSWORD_SETTING};
 pub use db::{Db, SCHEMA_VERSION, StorageError};
 pub use queries::{GroupBy, LogFilter, LogRow, Percentiles, UsageGroup};
 pub use records::{
-    AdminTokenRow, AuditRow, ComboRow, ConnectionInput, ConnectionRow, KeyRow, Price, ProviderRow,
-    WriteError,
+    AdminTokenRow, AuditRow, ComboRow, ComboTarget, ConnLimits, ConnectionInput, ConnectionRow,
+    KeyRow, Price, ProviderRow, QuotaWindow, WriteError,
 };
 pub use usage::{UsageRow, UsageWriter, WriterConfig};

@@ -5,7 +5,7 @@
 //! Writes are keyed by name, so applying the same configuration twice changes nothing.
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, SecretKey};
 use crate::db::{Db, StorageError, now_ms};
@@ -45,10 +45,39 @@ pub struct ConnectionRow {
     pub enabled: bool,
     /// Whether a credential is stored.
     pub has_api_key: bool,
+    /// Pacing and quota limits.
+    #[serde(flatten)]
+    pub limits: ConnLimits,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+}
+
+/// Per-connection limits (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnLimits {
+    /// At most this many requests in flight.
+    pub max_concurrent: Option<u32>,
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+    /// Minimum milliseconds between two requests.
+    pub min_gap_ms: Option<u64>,
+    /// Token quota windows.
+    #[serde(default)]
+    pub quotas: Vec<QuotaWindow>,
+}
+
+/// A quota window on a connection: at most `tokens` per `hours`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaWindow {
+    /// A label, such as `5h` or `weekly`.
+    pub name: String,
+    /// Window length in hours.
+    pub hours: u32,
+    /// Tokens (input + output) allowed per window.
+    pub tokens: u64,
 }
 
 /// What a connection write sets. `api_key: None` keeps the stored credential.
@@ -68,6 +97,8 @@ pub struct ConnectionInput {
     pub priority: i64,
     /// Whether it is tried.
     pub enabled: bool,
+    /// Pacing and quota limits.
+    pub limits: ConnLimits,
 }
 
 /// A client API key, without the key.
@@ -95,16 +126,50 @@ pub struct KeyRow {
 }
 
 /// A named fallback chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComboRow {
     /// The model name clients use.
     pub name: String,
     /// How targets are ordered.
     pub strategy: String,
-    /// `provider/model` targets.
-    pub targets: Vec<String>,
+    /// `provider/model` targets, combo names or wildcards, optionally weighted.
+    pub targets: Vec<ComboTarget>,
     /// Disabled combos are not routable.
     pub enabled: bool,
+    /// Retry, concurrency and stickiness settings (a JSON object).
+    pub config: serde_json::Value,
+}
+
+/// A combo target: `"provider/model"` or `{ model = "...", weight = 3 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ComboTarget {
+    /// Weight 1.
+    Plain(String),
+    /// With a weight for the `weighted` strategy.
+    Weighted {
+        /// The target.
+        model: String,
+        /// Its weight.
+        weight: u32,
+    },
+}
+
+impl ComboTarget {
+    /// The target's model (or combo, or wildcard).
+    pub fn model(&self) -> &str {
+        match self {
+            ComboTarget::Plain(m) | ComboTarget::Weighted { model: m, .. } => m,
+        }
+    }
+
+    /// Its weight (1 when not given).
+    pub fn weight(&self) -> u32 {
+        match self {
+            ComboTarget::Plain(_) => 1,
+            ComboTarget::Weighted { weight, .. } => *weight,
+        }
+    }
 }
 
 /// Model prices in micro-dollars per million tokens.
@@ -246,7 +311,8 @@ impl Db {
     pub fn connections(&self) -> Result<Vec<ConnectionRow>, StorageError> {
         self.rows(
             "SELECT id, provider, name, base_url, account_id, priority, enabled,
-                    secret IS NOT NULL, created_at, updated_at
+                    secret IS NOT NULL, created_at, updated_at, max_concurrent, rpm, min_gap_ms,
+                    quotas
              FROM connections ORDER BY provider, priority, name",
             [],
             |r| {
@@ -261,6 +327,12 @@ impl Db {
                     has_api_key: r.get(7)?,
                     created_at: r.get(8)?,
                     updated_at: r.get(9)?,
+                    limits: ConnLimits {
+                        max_concurrent: r.get(10)?,
+                        rpm: r.get(11)?,
+                        min_gap_ms: r.get(12)?,
+                        quotas: from_json(&r.get::<_, String>(13)?),
+                    },
                 })
             },
         )
@@ -314,9 +386,22 @@ impl Db {
                 Some(id) => {
                     tx.execute(
                         "UPDATE connections SET secret = coalesce(?2, secret), base_url = ?3,
-                             account_id = ?4, priority = ?5, enabled = ?6, updated_at = ?7
+                             account_id = ?4, priority = ?5, enabled = ?6, updated_at = ?7,
+                             max_concurrent = ?8, rpm = ?9, min_gap_ms = ?10, quotas = ?11
                          WHERE id = ?1",
-                        params![id, secret, c.base_url, c.account_id, c.priority, c.enabled, now],
+                        params![
+                            id,
+                            secret,
+                            c.base_url,
+                            c.account_id,
+                            c.priority,
+                            c.enabled,
+                            now,
+                            c.limits.max_concurrent,
+                            c.limits.rpm,
+                            c.limits.min_gap_ms,
+                            json(&c.limits.quotas)
+                        ],
                     )
                     .map_err(|e| self.sqlite(e))?;
                     Ok((id, false))
@@ -324,8 +409,9 @@ impl Db {
                 None => {
                     tx.execute(
                         "INSERT INTO connections (provider, name, secret, base_url, account_id,
-                             priority, enabled, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                             priority, enabled, created_at, updated_at, max_concurrent, rpm,
+                             min_gap_ms, quotas)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
                         params![
                             c.provider,
                             c.name,
@@ -334,7 +420,11 @@ impl Db {
                             c.account_id,
                             c.priority,
                             c.enabled,
-                            now
+                            now,
+                            c.limits.max_concurrent,
+                            c.limits.rpm,
+                            c.limits.min_gap_ms,
+                            json(&c.limits.quotas)
                         ],
                     )
                     .map_err(|e| self.sqlite(e))?;
@@ -435,25 +525,38 @@ impl Db {
 
     /// Every combo.
     pub fn combos(&self) -> Result<Vec<ComboRow>, StorageError> {
-        self.rows("SELECT name, strategy, targets, enabled FROM combos ORDER BY name", [], |r| {
-            Ok(ComboRow {
-                name: r.get(0)?,
-                strategy: r.get(1)?,
-                targets: from_json(&r.get::<_, String>(2)?),
-                enabled: r.get(3)?,
-            })
-        })
+        self.rows(
+            "SELECT name, strategy, targets, enabled, config FROM combos ORDER BY name",
+            [],
+            |r| {
+                Ok(ComboRow {
+                    name: r.get(0)?,
+                    strategy: r.get(1)?,
+                    targets: from_json(&r.get::<_, String>(2)?),
+                    enabled: r.get(3)?,
+                    config: serde_json::from_str(&r.get::<_, String>(4)?)
+                        .unwrap_or_else(|_| serde_json::json!({})),
+                })
+            },
+        )
     }
 
     /// Creates or replaces a combo. Returns whether it was new.
     pub fn put_combo(&self, c: &ComboRow) -> Result<bool, StorageError> {
         let existed = self.combos()?.iter().any(|x| x.name == c.name);
         self.exec(
-            "INSERT INTO combos (name, strategy, targets, enabled, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO combos (name, strategy, targets, enabled, updated_at, config)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (name) DO UPDATE SET strategy = ?2, targets = ?3, enabled = ?4,
-                 updated_at = ?5",
-            params![c.name, c.strategy, json(&c.targets), c.enabled, now_ms()],
+                 updated_at = ?5, config = ?6",
+            params![
+                c.name,
+                c.strategy,
+                json(&c.targets),
+                c.enabled,
+                now_ms(),
+                c.config.to_string()
+            ],
         )?;
         Ok(!existed)
     }
@@ -483,6 +586,26 @@ impl Db {
     /// Deletes an alias; false if there was none.
     pub fn delete_alias(&self, alias: &str) -> Result<bool, StorageError> {
         Ok(self.exec("DELETE FROM aliases WHERE alias = ?1", [alias])? > 0)
+    }
+
+    // ---- runtime state ----
+
+    /// A named piece of runtime state (JSON), as last saved.
+    pub fn runtime_state(&self, name: &str) -> Result<Option<String>, StorageError> {
+        self.conn()?
+            .query_row("SELECT value FROM runtime_state WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Saves a named piece of runtime state.
+    pub fn save_runtime_state(&self, name: &str, value: &str) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO runtime_state (name, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3",
+            params![name, value, now_ms()],
+        )?;
+        Ok(())
     }
 
     // ---- settings ----

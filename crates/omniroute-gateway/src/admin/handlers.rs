@@ -11,8 +11,8 @@ use http::{Method, StatusCode};
 use omniroute_core::Secret;
 use omniroute_providers::{Auth, Connection, Endpoint, build_request};
 use omniroute_storage::{
-    AdminTokenRow, ComboRow, ConnectionInput, ConnectionRow, GroupBy, KeyRow, LogFilter, LogRow,
-    ProviderRow, hash_client_key, hash_password, random_token,
+    AdminTokenRow, ComboRow, ComboTarget, ConnLimits, ConnectionInput, ConnectionRow, GroupBy,
+    KeyRow, LogFilter, LogRow, ProviderRow, hash_client_key, hash_password, random_token,
 };
 use omniroute_translate::{Format, translate_request};
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::apply::{
     self, check_combo, check_price, check_setting, key_prefix, micros, now_ms, usd,
 };
-use crate::config::{Config, PriceConfig};
+use crate::config::{ComboSettings, Config, PriceConfig};
 use crate::routes::registry_with;
 
 pub(crate) struct Req {
@@ -243,6 +243,14 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<Out, ApiError> {
         }
 
         (&Method::GET, ["usage"]) => usage(app, req),
+        (&Method::GET, ["route", "explain"]) => explain(app, req),
+        (&Method::GET, ["strategies"]) => {
+            let s: Vec<Value> = omniroute_routing::Strategy::ALL
+                .iter()
+                .map(|s| json!({"id": s.id(), "description": s.describe()}))
+                .collect();
+            ok(json!({ "data": s }))
+        }
         (&Method::GET, ["logs"]) => logs(app, req),
         (&Method::GET, ["audit"]) => {
             let limit = limit(req)?;
@@ -437,6 +445,7 @@ fn create_connection(app: &App, req: &Req) -> Result<Out, ApiError> {
         account_id: opt_str(&v, "account_id")?,
         priority: v["priority"].as_i64().unwrap_or(0),
         enabled: bool_field(&v, "enabled", true)?,
+        limits: limits(&v, ConnLimits::default())?,
     };
     check_connection(app, &input, false)?;
     let id = app.change(|dd| {
@@ -482,6 +491,7 @@ fn update_connection(app: &App, req: &Req, id: &str) -> Result<Out, ApiError> {
         },
         priority: v["priority"].as_i64().unwrap_or(row.priority),
         enabled: bool_field(&v, "enabled", row.enabled)?,
+        limits: limits(&v, row.limits.clone())?,
     };
     check_connection(app, &input, row.has_api_key)?;
     app.change(|dd| {
@@ -608,27 +618,67 @@ fn rotate_key(app: &App, req: &Req, name: &str) -> Result<Out, ApiError> {
 
 fn put_combo(app: &App, req: &Req, name: &str) -> Result<Out, ApiError> {
     let v = req.json()?;
-    let targets = str_list(&v, "targets")?.ok_or_else(|| ApiError::bad("`targets` is required"))?;
+    let targets: Vec<ComboTarget> = match v.get("targets") {
+        Some(t) => serde_json::from_value(t.clone()).map_err(|_| {
+            ApiError::bad("`targets` is a list of \"provider/model\" strings or {\"model\", \"weight\"} objects")
+        })?,
+        None => return Err(ApiError::bad("`targets` is required")),
+    };
     let strategy = opt_str(&v, "strategy")?.unwrap_or_else(|| "priority".to_owned());
     check_combo(name, &strategy, &targets)?;
+    let settings: ComboSettings = match v.get("config") {
+        Some(Value::Null) | None => ComboSettings::default(),
+        Some(c) => serde_json::from_value(c.clone())
+            .map_err(|e| ApiError::bad(format!("`config`: {e}")))?,
+    };
     let row = ComboRow {
         name: name.to_owned(),
         strategy,
         targets,
         enabled: bool_field(&v, "enabled", true)?,
+        config: serde_json::to_value(&settings).unwrap_or_default(),
     };
     let new = app.change(|dd| {
         let new = dd.db.put_combo(&row)?;
+        let action = if new { "combo.create" } else { "combo.update" };
         audit(
             dd,
             &req.actor,
-            if new { "combo.create" } else { "combo.update" },
+            action,
             name,
             json!({"targets": row.targets, "strategy": row.strategy}),
         )?;
         Ok::<_, ApiError>(new)
     })?;
     created(serde_json::to_value(&row).unwrap_or_default(), new)
+}
+
+fn limits(v: &Value, base: ConnLimits) -> Result<ConnLimits, ApiError> {
+    let num = |k: &str| -> Result<Option<Option<u64>>, ApiError> {
+        match v.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(n) => n
+                .as_u64()
+                .map(|n| Some(Some(n)))
+                .ok_or_else(|| ApiError::bad(format!("`{k}` must be a whole number or null"))),
+        }
+    };
+    let mut l = base;
+    if let Some(n) = num("max_concurrent")? {
+        l.max_concurrent = n.map(|n| n.min(u64::from(u32::MAX)) as u32);
+    }
+    if let Some(n) = num("rpm")? {
+        l.rpm = n.map(|n| n.min(u64::from(u32::MAX)) as u32);
+    }
+    if let Some(n) = num("min_gap_ms")? {
+        l.min_gap_ms = n;
+    }
+    if let Some(q) = v.get("quotas") {
+        l.quotas = serde_json::from_value(if q.is_null() { json!([]) } else { q.clone() })
+            .map_err(|e| ApiError::bad(format!("`quotas`: {e}")))?;
+    }
+    Ok(l)
 }
 
 fn settings(app: &App) -> Result<serde_json::Map<String, Value>, ApiError> {
@@ -834,4 +884,39 @@ pub(crate) async fn test_connection(
     super::blocking(move || audit(&a.data, &label, "connection.test", &id.to_string(), detail))
         .await?;
     ok(outcome)
+}
+
+/// `GET /api/route/explain?model=`: the ordered candidates and why each other one is skipped,
+/// without changing any strategy's state.
+fn explain(app: &App, req: &Req) -> Result<Out, ApiError> {
+    let model = req
+        .query
+        .get("model")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::bad("`model` is required"))?;
+    let tokens = req.query.get("tokens").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let needs = omniroute_routing::RequestNeeds { tokens, ..Default::default() };
+    let routes = app.routes();
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    let plan = crate::plan::plan(app, &routes, model, &needs, now, true)
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    ok(json!({
+        "model": model,
+        "combo": plan.combo.as_ref().map(|(name, strategy, _)| json!({
+            "name": name,
+            "strategy": strategy.id(),
+            "description": strategy.describe(),
+        })),
+        "order": plan.order.iter().map(|(t, why)| json!({"target": t, "why": why})).collect::<Vec<_>>(),
+        "candidates": plan.candidates.iter().map(|c| json!({
+            "target": c.target,
+            "connection": c.connection.name,
+        })).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|s| json!({
+            "target": s.target,
+            "connection": s.connection,
+            "reason": s.reason,
+            "until": s.until,
+        })).collect::<Vec<_>>(),
+    }))
 }

@@ -45,11 +45,29 @@ pub(super) fn api_health(app: &App) -> Reply {
                 "requests_ok": ok, "requests_failed": failed, "last_failure": last_failure})
         })
         .collect();
-    reply::json(StatusCode::OK, json!({"status": "ok", "providers": providers}).to_string())
+    let now = u64::try_from(crate::apply::now_ms()).unwrap_or(0);
+    let report = app.health.lock().map(|h| h.report(now)).ok();
+    let (breakers, connections, locks) = match report {
+        Some(r) => (
+            serde_json::to_value(r.providers).unwrap_or_default(),
+            serde_json::to_value(r.connections).unwrap_or_default(),
+            serde_json::to_value(r.locks).unwrap_or_default(),
+        ),
+        None => (json!([]), json!([]), json!([])),
+    };
+    let body = json!({
+        "status": "ok",
+        "now": now,
+        "providers": providers,
+        "breakers": breakers,
+        "connections": connections,
+        "model_locks": locks,
+    });
+    reply::json(StatusCode::OK, body.to_string())
 }
 
 /// Reads the model of a request and plans its candidates.
-fn plan(
+async fn plan(
     app: &App,
     access: Access,
     f: Format,
@@ -60,16 +78,23 @@ fn plan(
         .model;
     let model = model
         .ok_or_else(|| reply::error(f, ErrorKind::InvalidRequest, "the request has no `model`"))?;
-    let call =
-        Call { format: f, access, path_model: None, path_stream: None, anthropic_beta: None };
-    let candidates = pipeline::plan(&app.routes(), &call, &model)?;
+    let call = Call {
+        format: f,
+        access,
+        path_model: None,
+        path_stream: None,
+        anthropic_beta: None,
+        idempotency_key: None,
+    };
+    let needs = omniroute_routing::RequestNeeds::default();
+    let candidates = pipeline::plan(app, &app.routes(), &call, &model, &needs).await?.candidates;
     Ok((model, candidates))
 }
 
 /// `POST /v1/embeddings`, to OpenAI-format providers that serve them.
 pub(super) async fn embeddings(app: &App, access: Access, body: Bytes) -> Reply {
     let f = Format::OpenAiChat;
-    let (model, candidates) = match plan(app, access, f, &body) {
+    let (model, candidates) = match plan(app, access, f, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -100,7 +125,7 @@ pub(super) async fn embeddings(app: &App, access: Access, body: Bytes) -> Reply 
 /// estimate (4 bytes of text per token), since they offer no counting endpoint of this shape.
 pub(super) async fn count_tokens(app: &App, access: Access, body: Bytes) -> Reply {
     let f = Format::Anthropic;
-    let candidates = match plan(app, access, f, &body) {
+    let candidates = match plan(app, access, f, &body).await {
         Ok((_, c)) => c,
         Err(r) => return r,
     };
@@ -128,9 +153,11 @@ pub(super) async fn gemini_count_tokens(
         path_model: Some(model.clone()),
         path_stream: None,
         anthropic_beta: None,
+        idempotency_key: None,
     };
-    let candidates = match pipeline::plan(&app.routes(), &call, &model) {
-        Ok(c) => c,
+    let needs = omniroute_routing::RequestNeeds::default();
+    let candidates = match pipeline::plan(app, &app.routes(), &call, &model, &needs).await {
+        Ok(p) => p.candidates,
         Err(r) => return r,
     };
     if let Some(cand) = candidates.iter().find(|c| c.provider.format == Format::Gemini)
