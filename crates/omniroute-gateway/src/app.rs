@@ -107,6 +107,8 @@ pub struct App {
     seeds: AtomicU64,
     /// `Idempotency-Key` answers, by key scope and key.
     pub(crate) idempotency: Mutex<HashMap<String, crate::pipeline::Stored>>,
+    /// context-relay sessions.
+    pub(crate) relay: crate::relay::Relay,
 }
 
 impl App {
@@ -161,6 +163,7 @@ impl App {
             router: Arc::new(Mutex::new(RouterState::default())),
             seeds: AtomicU64::new(0),
             idempotency: Mutex::new(HashMap::new()),
+            relay: crate::relay::Relay::default(),
             capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),

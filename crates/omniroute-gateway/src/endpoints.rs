@@ -51,6 +51,12 @@ fn idempotency_key(headers: &http::HeaderMap) -> Option<String> {
     (!v.is_empty() && v.len() <= 255).then(|| v.to_owned())
 }
 
+/// The client's `x-session-id` (at most 255 characters).
+fn session_id(headers: &http::HeaderMap) -> Option<String> {
+    let v = headers.get("x-session-id")?.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 255).then(|| v.to_owned())
+}
+
 /// Splits `/v1beta/models/{model}:{method}` (also `/v1/` and `/v1alpha/`, which Gemini SDKs
 /// use by version); the model may contain slashes (`openai/gpt-4o`).
 fn gemini_path(path: &str) -> Option<(String, &str)> {
@@ -109,6 +115,8 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
                 path_stream: None,
                 anthropic_beta,
                 idempotency_key,
+                session: session_id(&parts.headers),
+                internal: false,
             };
             pipeline::generate(app, call, body).await
         }
@@ -166,6 +174,8 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
                 path_stream: Some(stream),
                 anthropic_beta: None,
                 idempotency_key: idempotency_key(&parts.headers),
+                session: session_id(&parts.headers),
+                internal: false,
             };
             pipeline::generate(app, call, body).await
         }

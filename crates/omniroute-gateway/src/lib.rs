@@ -22,6 +22,7 @@ mod endpoints;
 mod ledger;
 mod pipeline;
 mod plan;
+mod relay;
 mod reply;
 mod routes;
 mod server;

@@ -14,8 +14,8 @@ use http_body_util::{BodyExt, Limited};
 use omniroute_providers::{
     Endpoint, Failure, FailureKind, Provider, ResolveError, build_request, rate_limit_headers,
 };
-use omniroute_routing::RequestNeeds;
 use omniroute_routing::classify::{Observed, Verdict, classify};
+use omniroute_routing::{RequestNeeds, Strategy};
 use omniroute_translate::{
     ErrorKind, Format, MaxTokensField, RequestOptions, ResponseContext, StreamTranslator,
     peek_request, translate_error, translate_request, translate_response,
@@ -27,6 +27,7 @@ use crate::body::SseBody;
 use crate::budget::worst_case;
 use crate::ledger::Ledger;
 use crate::plan::{self, Plan, Skipped};
+use crate::relay;
 use crate::reply::{self, Reply};
 use crate::routes::{Candidate, PlanError, Routes};
 
@@ -46,6 +47,10 @@ pub(crate) struct Call {
     pub(crate) anthropic_beta: Option<http::HeaderValue>,
     /// The client's `Idempotency-Key`.
     pub(crate) idempotency_key: Option<String>,
+    /// The client's `x-session-id` (context-relay sessions).
+    pub(crate) session: Option<String>,
+    /// A call the gateway makes itself (a handoff summary): never relayed again.
+    pub(crate) internal: bool,
 }
 
 pub(crate) fn resolve_error(format: Format, e: &PlanError) -> Reply {
@@ -311,6 +316,24 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
     if let Some(limits) = routes.capture {
         ledger.capture(app.capture.clone(), limits, body.clone());
     }
+    // context-relay: a session moving to another target carries a summary along.
+    let (mut body, mut body_format, mut relay_session) = (body, f, None);
+    if !call.internal
+        && let Some((name, Strategy::ContextRelay, config)) = &first_plan.combo
+        && let Some(chat) = relay::as_chat(f, &body)
+    {
+        let sid = relay::session_id(call.session.as_deref(), key.unwrap_or(""), name, &chat);
+        let next = first_plan.candidates.first().map(|c| c.target.clone());
+        if let (Some(handoff), Some(prev), Some(next)) =
+            (&config.handoff_model, app.relay.last(&sid, now_ms()), next)
+            && prev != next
+            && let Some(summary) = summarize(app, handoff, &chat).await
+        {
+            body = relay::with_summary(chat, &summary, &prev);
+            body_format = Format::OpenAiChat;
+        }
+        relay_session = Some(sid);
+    }
     if let Err(r) = reserve(
         app,
         &routes,
@@ -371,7 +394,7 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
                 resolved: false,
             };
             let opts = request_options(p, &cand.model, stream);
-            let translated = match translate_request(f, p.format, &body, &opts) {
+            let translated = match translate_request(body_format, p.format, &body, &opts) {
                 Ok(t) => t,
                 Err(e) => {
                     ledger.finish(400, None, false, Some("invalid_request"));
@@ -422,6 +445,9 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
                     attempt.resolved = true;
                     if let Some(c) = &combo_name {
                         lock(&app.router).last_good.insert(c.clone(), cand.target.clone());
+                    }
+                    if let Some(sid) = &relay_session {
+                        app.relay.served(sid, &cand.target, now_ms());
                     }
                     r
                 }
@@ -506,6 +532,30 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
     let r = failure_reply(f, last);
     ledger.finish(r.status().as_u16(), None, false, Some(label));
     r
+}
+
+/// Asks `model` for a handoff summary of the conversation (through the gateway itself).
+async fn summarize(app: &App, model: &str, chat: &serde_json::Value) -> Option<String> {
+    let call = Call {
+        format: Format::OpenAiChat,
+        access: Access::Open,
+        path_model: None,
+        path_stream: Some(false),
+        anthropic_beta: None,
+        idempotency_key: None,
+        session: None,
+        internal: true,
+    };
+    let r = Box::pin(generate_once(app, call, relay::summary_request(model, chat))).await;
+    if !r.status().is_success() {
+        return None;
+    }
+    let crate::reply::GatewayBody::Full(Some(bytes)) = r.body() else { return None };
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .map(str::to_owned)
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// What a failure means for routing.

@@ -1282,3 +1282,31 @@ mod tests {
         assert_eq!(show_ms(18_000_000), "5.0 h");
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::Strategy;
+
+    /// `docs/routing.md` carries every strategy's description word for word.
+    #[test]
+    fn the_routing_doc_describes_every_strategy() {
+        let doc = include_str!("../../../docs/routing.md");
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let doc = flat(doc);
+        for s in Strategy::ALL {
+            assert!(doc.contains(&format!("`{}`", s.id())), "{} is not named", s.id());
+            assert!(doc.contains(&flat(s.describe())), "{}'s description differs", s.id());
+        }
+    }
+
+    /// Prints the strategy section of `docs/routing.md` (`cargo test -p omniroute-routing
+    /// print_strategy_docs -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a generator, not a check"]
+    #[allow(clippy::print_stdout)]
+    fn print_strategy_docs() {
+        for s in Strategy::ALL {
+            println!("- **`{}`**: {}\n", s.id(), s.describe());
+        }
+    }
+}

@@ -85,6 +85,8 @@ async fn plan(
         path_stream: None,
         anthropic_beta: None,
         idempotency_key: None,
+        session: None,
+        internal: false,
     };
     let needs = omniroute_routing::RequestNeeds::default();
     let candidates = pipeline::plan(app, &app.routes(), &call, &model, &needs).await?.candidates;
@@ -154,6 +156,8 @@ pub(super) async fn gemini_count_tokens(
         path_stream: None,
         anthropic_beta: None,
         idempotency_key: None,
+        session: None,
+        internal: false,
     };
     let needs = omniroute_routing::RequestNeeds::default();
     let candidates = match pipeline::plan(app, &app.routes(), &call, &model, &needs).await {

@@ -256,3 +256,54 @@ async fn cooldowns_survive_a_restart() {
     let (s, v) = env.post("/v1/chat/completions", chat("mc/claude-mock", false)).await;
     assert_eq!(s, 503, "the refused account is not tried again: {v}");
 }
+
+#[tokio::test]
+async fn context_relay_hands_a_moving_session_over_with_a_summary() {
+    let env = start(
+        r#"
+[[combos]]
+name = "relay"
+strategy = "context-relay"
+targets = ["mo/gpt-mock", "mc/claude-mock"]
+handoff_model = "mock-gemini/gemini-mock"
+"#,
+    )
+    .await;
+    let turn = |text: &str| {
+        json!({"model": "relay", "messages": [
+            {"role": "system", "content": "you are terse"},
+            {"role": "user", "content": "plan the migration"},
+            {"role": "assistant", "content": "step one: back up"},
+            {"role": "user", "content": text},
+        ]})
+    };
+    let (s, _) = env.post("/v1/chat/completions", turn("go on")).await;
+    assert_eq!(s, 200);
+    assert_eq!(env.mock.requests().len(), 1, "no summary while the session stays");
+    // The first target goes away: the session moves, with a summary written by the handoff
+    // model.
+    let (_, conns) = env.api("GET", "/api/connections", None).await;
+    let id =
+        conns["data"].as_array().unwrap().iter().find(|c| c["provider"] == "mock-openai").unwrap()
+            ["id"]
+            .as_i64()
+            .unwrap();
+    env.api("PATCH", &format!("/api/connections/{id}"), Some(json!({"enabled": false}))).await;
+    let (s, v) = env.post("/v1/chat/completions", turn("and then?")).await;
+    assert_eq!(s, 200, "{v}");
+    let seen = env.mock.requests();
+    assert_eq!(seen.len(), 3, "{:?}", seen.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert!(seen[1].path.contains("gemini-mock:generateContent"), "the summary comes first");
+    assert!(seen[1].body.to_string().contains("plan the migration"), "from the transcript");
+    let handed = &seen[2];
+    assert_eq!(handed.path, "/v1/messages");
+    let system = handed.body["system"].to_string();
+    assert!(system.contains("handed over from mock-openai/gpt-mock"), "{system}");
+    assert!(
+        system.contains("Hello from mock"),
+        "the summary is the handoff model's answer: {system}"
+    );
+    // Staying on the new target needs no new summary.
+    env.post("/v1/chat/completions", turn("more")).await;
+    assert_eq!(env.mock.requests().len(), 4);
+}
