@@ -52,16 +52,19 @@ fn test() -> Result<(), String> {
 }
 
 /// Pure crates must not pull in async runtimes, HTTP or databases.
+/// The pure crates (translation, routing) must not pull in async runtimes, HTTP or storage.
 fn layers() -> Result<(), String> {
-    let out = cargo()
-        .args(["tree", "-p", "omniroute-translate", "-e", "normal", "--prefix", "none"])
-        .current_dir(root())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let tree = String::from_utf8_lossy(&out.stdout);
-    for banned in ["tokio", "hyper", "rusqlite", "reqwest", "mio"] {
-        if tree.lines().any(|l| l.starts_with(&format!("{banned} "))) {
-            return Err(format!("omniroute-translate must stay pure, but depends on `{banned}`"));
+    for krate in ["omniroute-translate", "omniroute-routing"] {
+        let out = cargo()
+            .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"])
+            .current_dir(root())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for banned in ["tokio", "hyper", "rusqlite", "reqwest", "mio"] {
+            if tree.lines().any(|l| l.starts_with(&format!("{banned} "))) {
+                return Err(format!("{krate} must stay pure, but depends on `{banned}`"));
+            }
         }
     }
     Ok(())
