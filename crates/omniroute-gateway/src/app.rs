@@ -109,6 +109,8 @@ pub struct App {
     pub(crate) idempotency: Mutex<HashMap<String, crate::pipeline::Stored>>,
     /// context-relay sessions.
     pub(crate) relay: crate::relay::Relay,
+    /// Unix ms at start.
+    pub(crate) started_ms: i64,
 }
 
 impl App {
@@ -164,6 +166,7 @@ impl App {
             seeds: AtomicU64::new(0),
             idempotency: Mutex::new(HashMap::new()),
             relay: crate::relay::Relay::default(),
+            started_ms: now,
             capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),

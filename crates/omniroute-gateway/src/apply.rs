@@ -29,6 +29,10 @@ pub(crate) const SETTINGS: &[(&str, &str)] = &[
     ("account_strategy", "fill-first|round-robin|p2c|least-used|random"),
     ("wait_for_cooldown_ms", "number"),
     ("idempotency_window_s", "number"),
+    ("mcp_http_enabled", "boolean"),
+    ("a2a_enabled", "boolean"),
+    ("a2a_default_model", "string"),
+    ("public_url", "string"),
 ];
 
 /// How many entries of each kind a file wrote.
@@ -96,6 +100,8 @@ pub(crate) fn setting_default(name: &str) -> serde_json::Value {
         "account_strategy" => serde_json::json!("fill-first"),
         "wait_for_cooldown_ms" => serde_json::json!(10_000),
         "idempotency_window_s" => serde_json::json!(600),
+        "mcp_http_enabled" | "a2a_enabled" => serde_json::Value::Bool(true),
+        "a2a_default_model" | "public_url" => serde_json::json!(""),
         _ => serde_json::Value::Bool(false),
     }
 }
@@ -236,6 +242,14 @@ pub(crate) fn apply(
             monthly_budget_micros: k.monthly_budget_usd.map(|d| micros(d, &k.name)).transpose()?,
             enabled: k.enabled,
             created_at,
+            scopes: match &k.scopes {
+                Some(s) => {
+                    omniroute_control::expand_scopes(s)
+                        .map_err(|e| invalid(format!("api key `{}`: {e}", k.name)))?;
+                    Some(s.clone())
+                }
+                None => None,
+            },
         });
     }
     for c in &config.combos {
@@ -245,7 +259,24 @@ pub(crate) fn apply(
     for (model, p) in &config.pricing {
         prices.push((model.clone(), check_price(model, p)?));
     }
-    for (name, value) in &config.settings {
+    let mut settings = config.settings.clone();
+    if let Some(m) = &config.mcp
+        && let Some(h) = m.http
+    {
+        settings.insert("mcp_http_enabled".into(), serde_json::Value::Bool(h));
+    }
+    if let Some(a) = &config.a2a {
+        if let Some(e) = a.enabled {
+            settings.insert("a2a_enabled".into(), serde_json::Value::Bool(e));
+        }
+        if let Some(m) = &a.default_model {
+            settings.insert("a2a_default_model".into(), serde_json::json!(m));
+        }
+        if let Some(u) = &a.public_url {
+            settings.insert("public_url".into(), serde_json::json!(u));
+        }
+    }
+    for (name, value) in &settings {
         check_setting(name, value)?;
     }
 
@@ -274,7 +305,7 @@ pub(crate) fn apply(
     for (model, p) in &prices {
         db.put_price(model, *p).map_err(storage)?;
     }
-    for (name, value) in &config.settings {
+    for (name, value) in &settings {
         db.put_setting(name, &value.to_string()).map_err(storage)?;
     }
     let applied = Applied {
@@ -284,7 +315,7 @@ pub(crate) fn apply(
         combos: config.combos.len(),
         aliases: config.aliases.len(),
         pricing: prices.len(),
-        settings: config.settings.len(),
+        settings: settings.len(),
     };
     if applied != Applied::default() {
         let detail = serde_json::to_value(applied).unwrap_or_default();
@@ -347,6 +378,7 @@ pub(crate) fn export(dd: &DataDir, secrets: bool) -> Result<String, BuildError> 
             daily_budget_usd: k.daily_budget_micros.map(usd),
             monthly_budget_usd: k.monthly_budget_micros.map(usd),
             enabled: k.enabled,
+            scopes: k.scopes,
         });
     }
     for c in db.combos().map_err(storage)? {

@@ -40,6 +40,36 @@ pub struct Config {
     /// Runtime settings (see `docs/management-api.md`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, serde_json::Value>,
+    /// `[mcp]`: the MCP server's HTTP transports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpConfig>,
+    /// `[a2a]`: the A2A agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a2a: Option<A2aConfig>,
+}
+
+/// `[mcp]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Serve MCP at `/api/mcp/stream` and `/api/mcp/sse` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<bool>,
+}
+
+/// `[a2a]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct A2aConfig {
+    /// Serve the agent at `/a2a` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The model a task uses when its message names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_model: Option<String>,
+    /// The URL the agent card announces (default: this server as the client reached it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// A `[pricing."provider/model"]` entry.
@@ -141,6 +171,10 @@ pub struct ApiKey {
     /// Disabled keys are refused (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
+    /// Control-plane (MCP, A2A) scopes or presets: `["full"]`, `["monitor"]`, or scope names
+    /// (default `readonly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 fn yes() -> bool {

@@ -1,7 +1,8 @@
 //! Routing: (method, path) to an endpoint, as a closed match. Each endpoint reads and checks
 //! what the URL and headers say, then hands over to the pipeline.
 
-mod misc;
+mod agents;
+pub(crate) mod misc;
 mod models;
 
 use bytes::Bytes;
@@ -76,6 +77,9 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     // Liveness answers without a key, so load balancers and supervisors can probe it.
     if parts.method == Method::GET && path == "/health" {
         return misc::health();
+    }
+    if path == "/api/control" || path.starts_with("/api/control/") {
+        return agents::control(app, parts, body).await;
     }
     if path.starts_with("/api/") && path != "/api/health" {
         return admin::route(app, parts, body).await;

@@ -18,6 +18,7 @@ mod body;
 mod budget;
 mod capture;
 pub mod config;
+mod control;
 mod endpoints;
 mod ledger;
 mod pipeline;

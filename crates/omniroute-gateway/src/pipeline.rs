@@ -484,7 +484,7 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
                 let translator = StreamTranslator::new(p.format, f, ctx);
                 let mut r =
                     reply::sse(SseBody::new(resp.into_body(), translator, app.stream_idle, ledger));
-                tag(&mut r, &via);
+                tag(&mut r, &via, &format!("{}/{}", p.id, cand.model));
                 return r;
             }
             let bytes = match Limited::new(resp.into_body(), MAX_UPSTREAM_BODY).collect().await {
@@ -510,7 +510,7 @@ async fn generate_once(app: &App, call: Call, body: Bytes) -> Reply {
                     reply::error(f, ErrorKind::Server, &msg)
                 }
             };
-            tag(&mut r, &via);
+            tag(&mut r, &via, &format!("{}/{}", p.id, cand.model));
             return r;
         }
         if last.as_ref().is_some_and(|(_, fl)| !verdict_of(fl, now_ms()).fallback) {
@@ -568,10 +568,14 @@ fn verdict_of(failure: &Failure, now: u64) -> Verdict {
     classify(&Observed { status, headers: &failure.headers, body: &body }, now)
 }
 
-/// Names the account that answered (`x-omniroute-connection: provider/name`).
-fn tag(r: &mut Reply, via: &str) {
+/// Names the account and the target that answered (`x-omniroute-connection:
+/// provider/connection`, `x-omniroute-target: provider/model`).
+fn tag(r: &mut Reply, via: &str, target: &str) {
     if let Ok(v) = http::HeaderValue::from_str(via) {
         r.headers_mut().insert("x-omniroute-connection", v);
+    }
+    if let Ok(v) = http::HeaderValue::from_str(target) {
+        r.headers_mut().insert("x-omniroute-target", v);
     }
 }
 

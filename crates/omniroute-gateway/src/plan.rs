@@ -290,3 +290,36 @@ fn order_accounts(
     );
     o.order.into_iter().filter_map(|i| accounts.get(i).cloned()).collect()
 }
+
+/// A route explanation as JSON (`GET /api/route/explain`, the `explain_route` and
+/// `simulate_route` tools): a dry run that changes no strategy state.
+pub(crate) fn explain_json(
+    app: &App,
+    model: &str,
+    tokens: u64,
+) -> Result<serde_json::Value, PlanError> {
+    use serde_json::json;
+    let needs = RequestNeeds { tokens, ..RequestNeeds::default() };
+    let routes = app.routes();
+    let now = u64::try_from(crate::apply::now_ms()).unwrap_or(0);
+    let plan = plan(app, &routes, model, &needs, now, true)?;
+    Ok(json!({
+        "model": model,
+        "combo": plan.combo.as_ref().map(|(name, strategy, _)| json!({
+            "name": name,
+            "strategy": strategy.id(),
+            "description": strategy.describe(),
+        })),
+        "order": plan.order.iter().map(|(t, why)| json!({"target": t, "why": why})).collect::<Vec<_>>(),
+        "candidates": plan.candidates.iter().map(|c| json!({
+            "target": c.target,
+            "connection": c.connection.name,
+        })).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|s| json!({
+            "target": s.target,
+            "connection": s.connection,
+            "reason": s.reason,
+            "until": s.until,
+        })).collect::<Vec<_>>(),
+    }))
+}

@@ -39,6 +39,11 @@ impl Relay {
         map.get(session).filter(|(_, at)| at + SESSION_TTL_MS > now).map(|(t, _)| t.clone())
     }
 
+    /// How many sessions are remembered.
+    pub(crate) fn len(&self) -> usize {
+        self.sessions.lock().map_or(0, |m| m.len())
+    }
+
     /// Records the target that served the session.
     pub(crate) fn served(&self, session: &str, target: &str, now: u64) {
         let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

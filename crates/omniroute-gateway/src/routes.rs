@@ -45,6 +45,7 @@ pub(crate) struct Candidate {
 
 /// Routing settings from the settings table.
 #[derive(Debug, Clone)]
+#[expect(dead_code, reason = "the A2A fields are read once the agent is mounted")]
 pub(crate) struct RoutingSettings {
     /// How a provider's accounts are ordered.
     pub(crate) account_strategy: Strategy,
@@ -52,6 +53,14 @@ pub(crate) struct RoutingSettings {
     pub(crate) wait_for_cooldown_ms: u64,
     /// How long an `Idempotency-Key` answer is replayed.
     pub(crate) idempotency_window_ms: u64,
+    /// MCP over HTTP is served.
+    pub(crate) mcp_http: bool,
+    /// The A2A agent is served.
+    pub(crate) a2a: bool,
+    /// The model A2A tasks use when their message names none.
+    pub(crate) a2a_default_model: Option<String>,
+    /// The URL this server announces (agent card).
+    pub(crate) public_url: Option<String>,
 }
 
 /// A client key as requests see it (the key itself is only known by its hash).
@@ -64,6 +73,8 @@ pub(crate) struct ClientKey {
     pub(crate) daily_budget: Option<i64>,
     /// Micro-dollars per UTC month.
     pub(crate) monthly_budget: Option<i64>,
+    /// Control-plane scopes.
+    pub(crate) scopes: Vec<omniroute_control::Scope>,
 }
 
 /// The snapshot.
@@ -194,6 +205,10 @@ impl Routes {
                     models: k.models,
                     daily_budget: k.daily_budget_micros,
                     monthly_budget: k.monthly_budget_micros,
+                    scopes: omniroute_control::expand_scopes(
+                        k.scopes.as_deref().unwrap_or(&["readonly".to_owned()]),
+                    )
+                    .unwrap_or_default(),
                 };
                 (k.key_hash, Arc::new(key))
             })
@@ -225,6 +240,13 @@ impl Routes {
                 .unwrap_or(Strategy::FillFirst),
             wait_for_cooldown_ms: number("wait_for_cooldown_ms"),
             idempotency_window_ms: number("idempotency_window_s") * 1000,
+            mcp_http: setting("mcp_http_enabled") != serde_json::Value::Bool(false),
+            a2a: setting("a2a_enabled") != serde_json::Value::Bool(false),
+            a2a_default_model: setting("a2a_default_model")
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            public_url: setting("public_url").as_str().filter(|s| !s.is_empty()).map(str::to_owned),
         };
         Ok(Routes {
             registry,

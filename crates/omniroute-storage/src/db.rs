@@ -142,6 +142,31 @@ CREATE TABLE runtime_state (
     updated_at  INTEGER NOT NULL
 );
 "#,
+    // 4: scopes on client keys; the MCP tool-call audit; A2A tasks.
+    r#"
+ALTER TABLE api_keys ADD COLUMN scopes TEXT;   -- JSON array of scopes/presets, NULL = readonly
+CREATE TABLE mcp_audit (
+    id          INTEGER PRIMARY KEY,
+    ts_ms       INTEGER NOT NULL,
+    tool        TEXT NOT NULL,
+    input_hash  TEXT NOT NULL,
+    success     INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    api_key     TEXT,
+    error_code  TEXT,
+    transport   TEXT NOT NULL
+);
+CREATE INDEX mcp_audit_ts ON mcp_audit (ts_ms);
+CREATE TABLE a2a_tasks (
+    id          TEXT PRIMARY KEY,
+    state       TEXT NOT NULL,
+    api_key     TEXT,
+    body        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX a2a_tasks_updated ON a2a_tasks (updated_ms);
+"#,
 ];
 
 /// Unix time in milliseconds.

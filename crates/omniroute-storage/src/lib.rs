@@ -20,6 +20,6 @@ pub use db::{Db, SCHEMA_VERSION, StorageError};
 pub use queries::{GroupBy, LogFilter, LogRow, Percentiles, UsageGroup};
 pub use records::{
     AdminTokenRow, AuditRow, ComboRow, ComboTarget, ConnLimits, ConnectionInput, ConnectionRow,
-    KeyRow, Price, ProviderRow, QuotaWindow, WriteError,
+    KeyRow, Price, ProviderRow, QuotaWindow, ToolCallRow, WriteError,
 };
 pub use usage::{UsageRow, UsageWriter, WriterConfig};

@@ -123,6 +123,23 @@ pub struct KeyRow {
     pub enabled: bool,
     /// Unix ms.
     pub created_at: i64,
+    /// Control-plane scopes and presets (`None`: `readonly`).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// One MCP tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolCallRow {
+    pub id: i64,
+    pub ts_ms: i64,
+    pub tool: String,
+    /// SHA-256 of the arguments' JSON: comparable, never the arguments themselves.
+    pub input_hash: String,
+    pub success: bool,
+    pub duration_ms: i64,
+    pub key: Option<String>,
+    pub error_code: Option<String>,
+    pub transport: String,
 }
 
 /// A named fallback chain.
@@ -475,7 +492,7 @@ impl Db {
     pub fn keys(&self) -> Result<Vec<KeyRow>, StorageError> {
         self.rows(
             "SELECT name, key_hash, key_prefix, models, daily_budget_micros, monthly_budget_micros,
-                    enabled, created_at
+                    enabled, created_at, scopes
              FROM api_keys ORDER BY name",
             [],
             |r| {
@@ -488,6 +505,7 @@ impl Db {
                     monthly_budget_micros: r.get(5)?,
                     enabled: r.get(6)?,
                     created_at: r.get(7)?,
+                    scopes: r.get::<_, Option<String>>(8)?.map(|s| from_json(&s)),
                 })
             },
         )
@@ -498,10 +516,10 @@ impl Db {
         let existed = self.keys()?.iter().any(|x| x.name == k.name);
         self.exec(
             "INSERT INTO api_keys (name, key_hash, key_prefix, models, daily_budget_micros,
-                 monthly_budget_micros, enabled, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 monthly_budget_micros, enabled, created_at, scopes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (name) DO UPDATE SET key_hash = ?2, key_prefix = ?3, models = ?4,
-                 daily_budget_micros = ?5, monthly_budget_micros = ?6, enabled = ?7",
+                 daily_budget_micros = ?5, monthly_budget_micros = ?6, enabled = ?7, scopes = ?9",
             params![
                 k.name,
                 k.key_hash,
@@ -510,7 +528,8 @@ impl Db {
                 k.daily_budget_micros,
                 k.monthly_budget_micros,
                 k.enabled,
-                k.created_at
+                k.created_at,
+                k.scopes.as_ref().map(json)
             ],
         )?;
         Ok(!existed)
@@ -681,6 +700,95 @@ impl Db {
     /// Deletes a price; false if there was none.
     pub fn delete_price(&self, model: &str) -> Result<bool, StorageError> {
         Ok(self.exec("DELETE FROM pricing WHERE model = ?1", [model])? > 0)
+    }
+
+    // ---- MCP audit and A2A tasks ----
+
+    /// Records a tool call.
+    pub fn record_tool_call(&self, r: &ToolCallRow) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO mcp_audit (ts_ms, tool, input_hash, success, duration_ms, api_key,
+                 error_code, transport)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                r.ts_ms,
+                r.tool,
+                r.input_hash,
+                r.success,
+                r.duration_ms,
+                r.key,
+                r.error_code,
+                r.transport
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Tool calls, newest first, older than `before` (an id) when given, optionally one tool.
+    pub fn tool_calls(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+        tool: Option<&str>,
+    ) -> Result<Vec<ToolCallRow>, StorageError> {
+        self.rows(
+            "SELECT id, ts_ms, tool, input_hash, success, duration_ms, api_key, error_code, transport
+             FROM mcp_audit WHERE id < ?1 AND (?2 IS NULL OR tool = ?2)
+             ORDER BY id DESC LIMIT ?3",
+            params![before.unwrap_or(i64::MAX), tool, limit],
+            |r| {
+                Ok(ToolCallRow {
+                    id: r.get(0)?,
+                    ts_ms: r.get(1)?,
+                    tool: r.get(2)?,
+                    input_hash: r.get(3)?,
+                    success: r.get(4)?,
+                    duration_ms: r.get(5)?,
+                    key: r.get(6)?,
+                    error_code: r.get(7)?,
+                    transport: r.get(8)?,
+                })
+            },
+        )
+    }
+
+    /// Saves an A2A task (its JSON), by id.
+    pub fn save_task(
+        &self,
+        id: &str,
+        state: &str,
+        key: Option<&str>,
+        body: &str,
+        created_ms: i64,
+        updated_ms: i64,
+    ) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO a2a_tasks (id, state, api_key, body, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET state = ?2, body = ?4, updated_ms = ?6",
+            params![id, state, key, body, created_ms, updated_ms],
+        )?;
+        Ok(())
+    }
+
+    /// One A2A task's JSON.
+    pub fn task(&self, id: &str) -> Result<Option<String>, StorageError> {
+        self.conn()?
+            .query_row("SELECT body FROM a2a_tasks WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// The most recently updated A2A tasks' JSON.
+    pub fn tasks(&self, limit: u32) -> Result<Vec<String>, StorageError> {
+        self.rows("SELECT body FROM a2a_tasks ORDER BY updated_ms DESC LIMIT ?1", [limit], |r| {
+            r.get(0)
+        })
+    }
+
+    /// Deletes A2A tasks last updated before `before_ms`.
+    pub fn expire_tasks(&self, before_ms: i64) -> Result<usize, StorageError> {
+        self.exec("DELETE FROM a2a_tasks WHERE updated_ms < ?1", [before_ms])
     }
 
     // ---- admin tokens ----

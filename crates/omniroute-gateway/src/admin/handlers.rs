@@ -244,6 +244,15 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<Out, ApiError> {
 
         (&Method::GET, ["usage"]) => usage(app, req),
         (&Method::GET, ["route", "explain"]) => explain(app, req),
+        (&Method::GET, ["mcp", "audit"]) => {
+            let limit = limit(req)?;
+            let before = num(req, "before")?;
+            let rows =
+                app.data.db.tool_calls(limit, before, req.query.get("tool").map(String::as_str))?;
+            let next = if rows.len() == limit as usize { rows.last().map(|r| r.id) } else { None };
+            ok(json!({"data": rows, "next_before": next}))
+        }
+        (&Method::GET, ["mcp", "status"]) => mcp_status(app),
         (&Method::GET, ["strategies"]) => {
             let s: Vec<Value> = omniroute_routing::Strategy::ALL
                 .iter()
@@ -527,10 +536,20 @@ fn key_view(app: &App, k: &KeyRow, now: i64) -> Value {
         "daily_budget_usd": k.daily_budget_micros.map(usd),
         "monthly_budget_usd": k.monthly_budget_micros.map(usd),
         "enabled": k.enabled,
+        "scopes": k.scopes.clone().unwrap_or_else(|| vec!["readonly".to_owned()]),
         "created_at": k.created_at,
         "spent_today_usd": usd(today),
         "spent_month_usd": usd(month),
     })
+}
+
+/// `scopes`: a list of presets and scope names, checked (`null` or absent: the default).
+fn scopes(v: &Value) -> Result<Option<Vec<String>>, ApiError> {
+    let list = str_list(v, "scopes")?;
+    if let Some(l) = &list {
+        omniroute_control::expand_scopes(l).map_err(ApiError::bad)?;
+    }
+    Ok(list)
 }
 
 fn new_client_key() -> Result<String, ApiError> {
@@ -550,6 +569,7 @@ fn create_key(app: &App, req: &Req) -> Result<Out, ApiError> {
         monthly_budget_micros: money(&v, "monthly_budget_usd")?,
         enabled: true,
         created_at: now_ms(),
+        scopes: scopes(&v)?,
     };
     app.change(|dd| {
         if dd.db.keys()?.iter().any(|k| k.name == name) {
@@ -592,6 +612,9 @@ fn update_key(app: &App, req: &Req, name: &str) -> Result<Out, ApiError> {
         row.monthly_budget_micros = money(&v, "monthly_budget_usd")?;
     }
     row.enabled = bool_field(&v, "enabled", row.enabled)?;
+    if v.get("scopes").is_some() {
+        row.scopes = scopes(&v)?;
+    }
     app.change(|dd| {
         dd.db.put_key(&row)?;
         let changed: Vec<&String> = v.as_object().map(|o| o.keys().collect()).unwrap_or_default();
@@ -895,28 +918,31 @@ fn explain(app: &App, req: &Req) -> Result<Out, ApiError> {
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::bad("`model` is required"))?;
     let tokens = req.query.get("tokens").and_then(|t| t.parse().ok()).unwrap_or(0);
-    let needs = omniroute_routing::RequestNeeds { tokens, ..Default::default() };
-    let routes = app.routes();
-    let now = u64::try_from(now_ms()).unwrap_or(0);
-    let plan = crate::plan::plan(app, &routes, model, &needs, now, true)
-        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    ok(crate::plan::explain_json(app, model, tokens)
+        .map_err(|e| ApiError::not_found(e.to_string()))?)
+}
+
+/// `GET /api/mcp/status`: the stdio process's heartbeat, the HTTP transports' switch, and the
+/// last hour of tool calls.
+fn mcp_status(app: &App) -> Result<Out, ApiError> {
+    let now = now_ms();
+    let heartbeat: Option<Value> = std::fs::read(app.data.dir.join("runtime/mcp-heartbeat.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let alive =
+        heartbeat.as_ref().and_then(|h| h["last_beat"].as_i64()).is_some_and(|t| now - t < 15_000);
+    let calls = app.data.db.tool_calls(1000, None, None)?;
+    let recent: Vec<_> = calls.iter().filter(|c| now - c.ts_ms < 3_600_000).collect();
+    let failed = recent.iter().filter(|c| !c.success).count();
+    let mut by_tool: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for c in &recent {
+        *by_tool.entry(c.tool.as_str()).or_default() += 1;
+    }
     ok(json!({
-        "model": model,
-        "combo": plan.combo.as_ref().map(|(name, strategy, _)| json!({
-            "name": name,
-            "strategy": strategy.id(),
-            "description": strategy.describe(),
-        })),
-        "order": plan.order.iter().map(|(t, why)| json!({"target": t, "why": why})).collect::<Vec<_>>(),
-        "candidates": plan.candidates.iter().map(|c| json!({
-            "target": c.target,
-            "connection": c.connection.name,
-        })).collect::<Vec<_>>(),
-        "skipped": plan.skipped.iter().map(|s| json!({
-            "target": s.target,
-            "connection": s.connection,
-            "reason": s.reason,
-            "until": s.until,
-        })).collect::<Vec<_>>(),
+        "http_enabled": app.routes().settings.mcp_http,
+        "tools": omniroute_control::TOOLS.len(),
+        "stdio": {"heartbeat": heartbeat, "alive": alive},
+        "last_hour": {"calls": recent.len(), "failed": failed, "by_tool": by_tool},
+        "last_call_at": calls.first().map(|c| c.ts_ms),
     }))
 }

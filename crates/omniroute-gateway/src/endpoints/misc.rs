@@ -18,6 +18,11 @@ pub(super) fn health() -> Reply {
 
 /// Per-provider state: what is reachable, and how its calls went since start-up.
 pub(super) fn api_health(app: &App) -> Reply {
+    reply::json(StatusCode::OK, health_json(app).to_string())
+}
+
+/// The health report (`GET /api/health`, the `get_health` tool).
+pub(crate) fn health_json(app: &App) -> serde_json::Value {
     use std::sync::atomic::Ordering::Relaxed;
     let routes = app.routes();
     let providers: Vec<_> = routes
@@ -55,15 +60,14 @@ pub(super) fn api_health(app: &App) -> Reply {
         ),
         None => (json!([]), json!([]), json!([])),
     };
-    let body = json!({
+    json!({
         "status": "ok",
         "now": now,
         "providers": providers,
         "breakers": breakers,
         "connections": connections,
         "model_locks": locks,
-    });
-    reply::json(StatusCode::OK, body.to_string())
+    })
 }
 
 /// Reads the model of a request and plans its candidates.

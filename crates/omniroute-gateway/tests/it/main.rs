@@ -15,6 +15,7 @@ use omniroute_mock_upstream::Mock;
 use serde_json::{Value, json};
 
 mod admin;
+mod agents;
 mod routing;
 
 struct Env {
