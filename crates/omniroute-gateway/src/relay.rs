@@ -168,7 +168,9 @@ mod tests {
         assert_eq!(body["temperature"], 0);
         assert!(transcript(&chat).starts_with("system: be brief\n\nuser: q0"));
         let a = session_id(None, "k", "c", &chat);
-        assert_eq!(a, session_id(None, "k", "c", &body), "the first user turn names it");
+        let mut next = chat.clone();
+        next["messages"].as_array_mut().unwrap().push(json!({"role": "user", "content": "q10"}));
+        assert_eq!(a, session_id(None, "k", "c", &next), "the first user turn names it");
         assert_ne!(a, session_id(Some("s1"), "k", "c", &chat));
         let r = Relay::default();
         r.served(&a, "p/m", 0);
