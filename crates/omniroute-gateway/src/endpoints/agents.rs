@@ -50,10 +50,11 @@ fn unauthorized() -> Reply {
 /// `GET /api/control` (who am I, what may I call) and `POST /api/control/{tool}`.
 pub(super) async fn control(app: &Arc<App>, parts: Parts, body: Incoming) -> Reply {
     // The stdio MCP binary says so, for the audit trail.
-    let transport = match parts.headers.get("x-omniroute-transport").map(http::HeaderValue::as_bytes) {
-        Some(b"stdio") => "stdio",
-        _ => "http",
-    };
+    let transport =
+        match parts.headers.get("x-omniroute-transport").map(http::HeaderValue::as_bytes) {
+            Some(b"stdio") => "stdio",
+            _ => "http",
+        };
     let Some(caller) = caller(app, &parts, transport) else { return unauthorized() };
     let path = parts.uri.path();
     if parts.method == Method::GET && path == "/api/control" {
