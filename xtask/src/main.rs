@@ -254,6 +254,8 @@ fn wait_healthy(port: u16) -> Result<(), String> {
 const CANARY: &str = "sk-canary-e2e-5d1f0b9a";
 /// The admin token of the e2e server.
 const E2E_ADMIN: &str = "e2e-admin-token-1b2c3d4e5f";
+/// A client key with every control-plane scope (MCP and A2A tests).
+const E2E_AGENT_KEY: &str = "sk-e2e-agent-7c1d";
 
 fn e2e() -> Result<(), String> {
     let root = root();
@@ -265,6 +267,8 @@ fn e2e() -> Result<(), String> {
         "omniroute-mock-upstream",
         "--bin",
         "omniroute-cli",
+        "--bin",
+        "omniroute-mcp",
     ]))?;
     let work = root.join("target/e2e");
     let _ = std::fs::remove_dir_all(work.join("data"));
@@ -295,6 +299,14 @@ port = {port}
 [[api_keys]]
 name = "e2e"
 key = "sk-e2e"
+
+[[api_keys]]
+name = "agent"
+key = "{E2E_AGENT_KEY}"
+scopes = ["full"]
+
+[a2a]
+default_model = "mo/gpt-mock"
 
 [[providers]]
 id = "mock-openai"
@@ -373,7 +385,9 @@ targets = ["mc/fail-503", "mo/gpt-mock"]
         .env("OMNIROUTE_URL", format!("http://127.0.0.1:{port}"))
         .env("OMNIROUTE_KEY", "sk-e2e")
         .env("OMNIROUTE_ADMIN_TOKEN", E2E_ADMIN)
-        .env("OMNIROUTE_CLI", bin.join("omniroute-cli")));
+        .env("OMNIROUTE_CLI", bin.join("omniroute-cli"))
+        .env("OMNIROUTE_MCP", bin.join("omniroute-mcp"))
+        .env("OMNIROUTE_AGENT_KEY", E2E_AGENT_KEY));
     let stopped = stops_cleanly(server);
     tests?;
     stopped?;

@@ -111,6 +111,8 @@ pub struct App {
     pub(crate) relay: crate::relay::Relay,
     /// Unix ms at start.
     pub(crate) started_ms: i64,
+    /// The MCP HTTP transports, made on first use.
+    pub(crate) mcp: std::sync::OnceLock<crate::endpoints::agents::Mcp>,
 }
 
 impl App {
@@ -167,6 +169,7 @@ impl App {
             idempotency: Mutex::new(HashMap::new()),
             relay: crate::relay::Relay::default(),
             started_ms: now,
+            mcp: std::sync::OnceLock::new(),
             capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),

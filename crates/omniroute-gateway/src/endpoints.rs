@@ -1,7 +1,7 @@
 //! Routing: (method, path) to an endpoint, as a closed match. Each endpoint reads and checks
 //! what the URL and headers say, then hands over to the pipeline.
 
-mod agents;
+pub(crate) mod agents;
 pub(crate) mod misc;
 mod models;
 
@@ -69,6 +69,9 @@ fn gemini_path(path: &str) -> Option<(String, &str)> {
 }
 
 pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+    if matches!(req.uri().path(), "/api/mcp/stream" | "/api/mcp/sse" | "/api/mcp/message") {
+        return agents::mcp_http(app, req).await;
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let query = parts.uri.query();

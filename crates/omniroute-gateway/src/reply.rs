@@ -17,6 +17,8 @@ use crate::body::SseBody;
 pub(crate) enum GatewayBody {
     Full(Option<Bytes>),
     Stream(Box<SseBody>),
+    /// A body another library produces (the MCP and A2A transports).
+    Other(http_body_util::combinators::BoxBody<Bytes, Infallible>),
 }
 
 impl Body for GatewayBody {
@@ -30,11 +32,16 @@ impl Body for GatewayBody {
         match self.get_mut() {
             GatewayBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             GatewayBody::Stream(s) => Pin::new(s.as_mut()).poll_frame(cx),
+            GatewayBody::Other(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, GatewayBody::Full(None))
+        match self {
+            GatewayBody::Full(b) => b.is_none(),
+            GatewayBody::Stream(_) => false,
+            GatewayBody::Other(b) => b.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -42,6 +49,7 @@ impl Body for GatewayBody {
             GatewayBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             GatewayBody::Full(None) => SizeHint::with_exact(0),
             GatewayBody::Stream(_) => SizeHint::default(),
+            GatewayBody::Other(b) => b.size_hint(),
         }
     }
 }
@@ -77,4 +85,11 @@ pub(crate) fn error_with_status(
 ) -> Reply {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, error_body(format, kind, message))
+}
+
+/// A response whose body another library made.
+pub(crate) fn other(
+    r: http::Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>,
+) -> Reply {
+    r.map(GatewayBody::Other)
 }

@@ -110,3 +110,126 @@ pub(super) async fn control(app: &Arc<App>, parts: Parts, body: Incoming) -> Rep
         Err(e) => control_error(&e),
     }
 }
+
+/// The gateway's MCP connector: each call's caller comes from its request's client key.
+struct Connector {
+    app: std::sync::Weak<App>,
+}
+
+impl omniroute_mcp::Connector for Connector {
+    type Control = InProcess;
+
+    fn connect(&self, parts: Option<&Parts>) -> Result<InProcess, ControlError> {
+        let app = self.app.upgrade().ok_or_else(|| {
+            ControlError::new(ErrorCode::Unavailable, "the gateway is shutting down")
+        })?;
+        let parts = parts.ok_or_else(|| {
+            ControlError::new(ErrorCode::Forbidden, "no HTTP request to take a key from")
+        })?;
+        let transport =
+            if parts.uri.path().starts_with("/api/mcp/stream") { "mcp-http" } else { "mcp-sse" };
+        let caller = caller(&app, parts, transport).ok_or_else(|| {
+            ControlError::new(ErrorCode::Forbidden, "a valid client API key is required")
+        })?;
+        Ok(InProcess { app, caller })
+    }
+}
+
+/// The MCP transports, made on first use.
+pub(crate) struct Mcp {
+    http: omniroute_mcp::McpHttp,
+    sse: omniroute_mcp::McpSse,
+}
+
+impl std::fmt::Debug for Mcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mcp")
+    }
+}
+
+fn mcp(app: &Arc<App>) -> &Mcp {
+    app.mcp.get_or_init(|| {
+        let connector = Arc::new(Connector { app: Arc::downgrade(app) });
+        Mcp {
+            http: omniroute_mcp::streamable_http(connector.clone()),
+            sse: omniroute_mcp::McpSse::new(connector),
+        }
+    })
+}
+
+/// A browser page may only reach the MCP endpoints from this machine (DNS rebinding) or from
+/// the configured public URL.
+fn origin_allowed(app: &App, parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = origin.split("://").nth(1).unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+        || app
+            .routes()
+            .settings
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.trim_end_matches('/').starts_with(origin.trim_end_matches('/')))
+}
+
+fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Reply {
+    let v = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    reply::json(status, v.to_string())
+}
+
+/// `/api/mcp/stream` (Streamable HTTP), `/api/mcp/sse` and `/api/mcp/message` (HTTP+SSE).
+pub(super) async fn mcp_http(app: &Arc<App>, req: http::Request<Incoming>) -> Reply {
+    if !app.routes().settings.mcp_http {
+        return jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "MCP over HTTP is switched off (setting mcp_http_enabled)",
+        );
+    }
+    let (parts, body) = req.into_parts();
+    if !origin_allowed(app, &parts) {
+        return jsonrpc_error(
+            StatusCode::FORBIDDEN,
+            -32000,
+            "this Origin may not use the MCP endpoint",
+        );
+    }
+    if caller(app, &parts, "mcp-http").is_none() {
+        let mut r = jsonrpc_error(
+            StatusCode::UNAUTHORIZED,
+            -32000,
+            "a valid client API key is required (Authorization: Bearer)",
+        );
+        r.headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let m = mcp(app);
+    match (parts.method.clone(), parts.uri.path()) {
+        (_, "/api/mcp/stream") => {
+            reply::other(m.http.handle(http::Request::from_parts(parts, body)).await)
+        }
+        (Method::GET, "/api/mcp/sse") => reply::other(m.sse.open(parts, "/api/mcp/message").await),
+        (Method::POST, "/api/mcp/message") => {
+            let session = parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("sessionId=")))
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(_) => return jsonrpc_error(StatusCode::BAD_REQUEST, -32700, "unreadable body"),
+            };
+            let status = m.sse.post(&session, bytes).await;
+            let mut r = reply::json(status, "");
+            r.headers_mut().remove(http::header::CONTENT_TYPE);
+            r
+        }
+        _ => jsonrpc_error(StatusCode::NOT_FOUND, -32601, "use /api/mcp/stream or /api/mcp/sse"),
+    }
+}
