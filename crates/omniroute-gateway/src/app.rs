@@ -113,6 +113,8 @@ pub struct App {
     pub(crate) started_ms: i64,
     /// The MCP HTTP transports, made on first use.
     pub(crate) mcp: std::sync::OnceLock<crate::endpoints::agents::Mcp>,
+    /// The A2A agent (its default model and public URL are read at start).
+    pub(crate) a2a: omniroute_a2a::A2a,
 }
 
 impl App {
@@ -159,6 +161,7 @@ impl App {
             health.configure(provider, conn, limits.clone());
         }
         let health = Arc::new(Mutex::new(health));
+        let routes_settings = routes.settings.clone();
         persist_health(Arc::downgrade(&health), data.db.clone());
         let capture = Capture::start(data.dir.join("call_logs"))
             .map_err(|e| BuildError::Invalid(format!("cannot start the capture writer: {e}")))?;
@@ -170,6 +173,14 @@ impl App {
             relay: crate::relay::Relay::default(),
             started_ms: now,
             mcp: std::sync::OnceLock::new(),
+            a2a: omniroute_a2a::A2a::new(
+                omniroute_a2a::A2aConfig {
+                    default_model: routes_settings.a2a_default_model.clone(),
+                    public_url: routes_settings.public_url.clone(),
+                    ..omniroute_a2a::A2aConfig::default()
+                },
+                Arc::new(crate::endpoints::agents::DbTasks(data.db.clone())),
+            ),
             capture: Arc::new(capture),
             routes: RwLock::new(Arc::new(routes)),
             write_lock: Mutex::new(()),

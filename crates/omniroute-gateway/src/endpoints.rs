@@ -81,6 +81,14 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     if parts.method == Method::GET && path == "/health" {
         return misc::health();
     }
+    if parts.method == Method::GET
+        && matches!(path, "/.well-known/agent-card.json" | "/.well-known/agent.json")
+    {
+        return agents::agent_card(app, &parts);
+    }
+    if path == "/a2a" && parts.method == Method::POST {
+        return agents::a2a(app, parts, body).await;
+    }
     if path == "/api/control" || path.starts_with("/api/control/") {
         return agents::control(app, parts, body).await;
     }

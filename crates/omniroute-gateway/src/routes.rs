@@ -45,7 +45,6 @@ pub(crate) struct Candidate {
 
 /// Routing settings from the settings table.
 #[derive(Debug, Clone)]
-#[expect(dead_code, reason = "the A2A fields are read once the agent is mounted")]
 pub(crate) struct RoutingSettings {
     /// How a provider's accounts are ordered.
     pub(crate) account_strategy: Strategy,

@@ -253,6 +253,25 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<Out, ApiError> {
             ok(json!({"data": rows, "next_before": next}))
         }
         (&Method::GET, ["mcp", "status"]) => mcp_status(app),
+        (&Method::GET, ["a2a", "status"]) => {
+            let mut v = app.a2a.status();
+            v["enabled"] = json!(app.routes().settings.a2a);
+            ok(v)
+        }
+        (&Method::GET, ["a2a", "tasks"]) => ok(app.a2a.tasks(limit(req)? as usize)),
+        (&Method::GET, ["a2a", "tasks", id]) => match app.a2a.task(id) {
+            Some(v) => ok(v),
+            None => Err(ApiError::not_found(format!("no A2A task `{id}`"))),
+        },
+        (&Method::POST, ["a2a", "tasks", id, "cancel"]) => {
+            let v = app.a2a.cancel(id).map_err(|e| {
+                let status =
+                    if e.code() == -32001 { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
+                ApiError::new(status, e.to_string())
+            })?;
+            audit(&app.data, &req.actor, "a2a.cancel", id, json!({}))?;
+            ok(v)
+        }
         (&Method::GET, ["strategies"]) => {
             let s: Vec<Value> = omniroute_routing::Strategy::ALL
                 .iter()

@@ -233,3 +233,132 @@ pub(super) async fn mcp_http(app: &Arc<App>, req: http::Request<Incoming>) -> Re
         _ => jsonrpc_error(StatusCode::NOT_FOUND, -32601, "use /api/mcp/stream or /api/mcp/sse"),
     }
 }
+
+/// A2A tasks in the database.
+pub(crate) struct DbTasks(pub(crate) omniroute_storage::Db);
+
+impl omniroute_a2a::TaskStore for DbTasks {
+    fn save(&self, t: &omniroute_a2a::StoredTask) {
+        let state = serde_json::to_value(&t.task.status.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = self.0.save_task(
+            &t.task.id,
+            &state,
+            t.key_name.as_deref(),
+            &t.to_json(),
+            t.created_ms,
+            t.updated_ms,
+        );
+    }
+
+    fn load(&self, id: &str) -> Option<omniroute_a2a::StoredTask> {
+        let text = self.0.task(id).ok().flatten()?;
+        omniroute_a2a::StoredTask::from_json(&text).ok()
+    }
+
+    fn list(&self, limit: usize) -> Vec<omniroute_a2a::StoredTask> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.0
+            .tasks(limit)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| omniroute_a2a::StoredTask::from_json(t).ok())
+            .collect()
+    }
+
+    fn expire(&self, before_ms: i64) {
+        let _ = self.0.expire_tasks(before_ms);
+    }
+}
+
+/// The base URL as the client reached this server (`Host`, `X-Forwarded-Proto`).
+fn base_url(parts: &Parts) -> String {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
+        .unwrap_or("127.0.0.1:20128");
+    let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// The agent card (`/.well-known/agent-card.json`, `/.well-known/agent.json`), public.
+pub(super) fn agent_card(app: &App, parts: &Parts) -> Reply {
+    if !app.routes().settings.a2a {
+        return jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "the A2A agent is switched off (setting a2a_enabled)",
+        );
+    }
+    let card = app.a2a.agent_card(&base_url(parts));
+    reply::json(StatusCode::OK, serde_json::to_string(&card).unwrap_or_default())
+}
+
+/// `POST /a2a`: JSON-RPC for callers with a client key.
+pub(super) async fn a2a(app: &Arc<App>, parts: Parts, body: Incoming) -> Reply {
+    if !app.routes().settings.a2a {
+        return jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "the A2A agent is switched off (setting a2a_enabled)",
+        );
+    }
+    let Some(caller) = caller(app, &parts, "a2a") else {
+        let mut r = jsonrpc_error(
+            StatusCode::UNAUTHORIZED,
+            -32000,
+            "a valid client API key is required (Authorization: Bearer)",
+        );
+        r.headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let bytes = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            return jsonrpc_error(
+                StatusCode::OK,
+                -32600,
+                "the request body could not be read or is too large",
+            );
+        }
+    };
+    let key = caller.key.clone();
+    let control = InProcess { app: app.clone(), caller };
+    match app.a2a.handle_as(control, key.as_deref(), &bytes).await {
+        omniroute_a2a::A2aReply::Json(v) => reply::json(StatusCode::OK, v.to_string()),
+        omniroute_a2a::A2aReply::Stream(rx) => {
+            let body = http_body_util::combinators::BoxBody::new(Frames(rx));
+            let mut r = reply::other(http::Response::new(body));
+            let h = r.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+            r
+        }
+    }
+}
+
+/// SSE frames from the agent, as a response body.
+struct Frames(tokio::sync::mpsc::Receiver<bytes::Bytes>);
+
+impl http_body::Body for Frames {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|f| f.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
