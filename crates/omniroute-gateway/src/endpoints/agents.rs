@@ -239,7 +239,7 @@ pub(crate) struct DbTasks(pub(crate) omniroute_storage::Db);
 
 impl omniroute_a2a::TaskStore for DbTasks {
     fn save(&self, t: &omniroute_a2a::StoredTask) {
-        let state = serde_json::to_value(&t.task.status.state)
+        let state = serde_json::to_value(t.task.status.state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
