@@ -116,6 +116,15 @@ enum Command {
     Config(ConfigCmd),
     /// Create an admin token with the admin password and save it in the CLI config file.
     Login(LoginArgs),
+    /// How a model name is routed now.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// The MCP server: its tool-call audit and status.
+    #[command(subcommand)]
+    Mcp(McpCmd),
+    /// The A2A agent: status and tasks.
+    #[command(subcommand)]
+    A2a(A2aCmd),
     /// Offline: create a data directory (database, key file, admin password) and an admin
     /// token for this CLI, saved in the CLI config file with --url's server.
     Init {
@@ -267,6 +276,10 @@ enum KeyCmd {
         daily_budget: Option<f64>,
         #[arg(long, value_name = "USD", value_parser = usd)]
         monthly_budget: Option<f64>,
+        /// A control-plane scope or preset for MCP/A2A (repeatable: readonly, monitor, full,
+        /// read:health, execute:completions, ...) [default: readonly].
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
     },
     /// Change a key's models, budgets or state.
     Update {
@@ -294,6 +307,9 @@ struct KeyChanges {
     /// A budget in USD, or `none` to remove it.
     #[arg(long, value_name = "USD|none", value_parser = budget)]
     monthly_budget: Option<Budget>,
+    /// Replace the control-plane scopes (repeatable; presets readonly, monitor, full).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
     #[command(flatten)]
     toggle: Toggle,
 }
@@ -315,6 +331,7 @@ impl KeyChanges {
         put(&mut body, "daily_budget_usd", self.daily_budget.map(budget));
         put(&mut body, "monthly_budget_usd", self.monthly_budget.map(budget));
         put(&mut body, "enabled", self.toggle.enabled().map(Value::from));
+        put(&mut body, "scopes", (!self.scopes.is_empty()).then(|| Value::from(self.scopes)));
         body
     }
 }
@@ -332,18 +349,112 @@ enum ComboCmd {
     /// Create or replace a combo.
     Set {
         name: String,
-        /// A target model, in order (repeatable).
+        /// A target, in order (repeatable): provider/model, a combo, a wildcard (groq/*);
+        /// `MODEL@WEIGHT` sets a weight for the weighted strategy.
         #[arg(long = "target", value_name = "T", required = true)]
         targets: Vec<String>,
-        /// How targets are chosen (e.g. priority).
+        /// How targets are ordered (`combo strategies` lists them).
         #[arg(long, value_name = "S")]
         strategy: Option<String>,
         /// Create it disabled.
         #[arg(long)]
         disabled: bool,
+        #[command(flatten)]
+        config: ComboConfigArgs,
     },
+    /// The strategies and what each does.
+    Strategies,
     /// Remove a combo.
     Remove { name: String },
+}
+
+/// A combo's settings (`docs/routing.md`).
+#[derive(Args, Default)]
+struct ComboConfigArgs {
+    /// Extra passes over all targets after every one failed.
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// Pause before such a pass, ms.
+    #[arg(long)]
+    retry_delay_ms: Option<u64>,
+    /// At most this many requests in flight per target.
+    #[arg(long)]
+    concurrency_per_model: Option<u32>,
+    /// How long a request may wait when every target is busy or cooling down, ms.
+    #[arg(long)]
+    queue_timeout_ms: Option<u64>,
+    /// round-robin/weighted: requests per pick.
+    #[arg(long)]
+    sticky_limit: Option<u32>,
+    /// context-relay: the model that writes handoff summaries.
+    #[arg(long)]
+    handoff_model: Option<String>,
+}
+
+impl ComboConfigArgs {
+    fn body(self) -> Value {
+        let mut v = json!({});
+        put(&mut v, "max_retries", self.max_retries.map(Value::from));
+        put(&mut v, "retry_delay_ms", self.retry_delay_ms.map(Value::from));
+        put(&mut v, "concurrency_per_model", self.concurrency_per_model.map(Value::from));
+        put(&mut v, "queue_timeout_ms", self.queue_timeout_ms.map(Value::from));
+        put(&mut v, "sticky_limit", self.sticky_limit.map(Value::from));
+        put(&mut v, "handoff_model", self.handoff_model.map(Value::from));
+        v
+    }
+}
+
+/// `MODEL@WEIGHT` → `{"model", "weight"}`; anything else stays a string.
+fn combo_target(t: &str) -> Value {
+    match t.rsplit_once('@') {
+        Some((model, w)) if !model.is_empty() => match w.parse::<u32>() {
+            Ok(weight) => json!({"model": model, "weight": weight}),
+            Err(_) => Value::from(t),
+        },
+        _ => Value::from(t),
+    }
+}
+
+#[derive(Subcommand)]
+enum RouteCmd {
+    /// The ordered targets, the candidates, and why anything is skipped (changes nothing).
+    Explain {
+        model: String,
+        /// Assume a prompt of this many tokens (context-window checks).
+        #[arg(long)]
+        tokens: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum McpCmd {
+    /// Tool calls, newest first.
+    Audit {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        before: Option<i64>,
+        /// Only this tool.
+        #[arg(long)]
+        tool: Option<String>,
+    },
+    /// The stdio process's heartbeat and the last hour of calls.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum A2aCmd {
+    /// Task counts by state.
+    Status,
+    /// Recent tasks.
+    Tasks {
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// One task, with its history.
+    Task { id: String },
+    /// Cancel a running task.
+    Cancel { id: String },
 }
 
 #[derive(Subcommand)]
@@ -567,6 +678,44 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Config(cmd) => config(&remote.client()?, json, cmd),
         Command::Login(a) => login(remote, &a),
+        Command::Route(RouteCmd::Explain { model, tokens }) => {
+            let q = query(&[("model", Some(model)), ("tokens", tokens.map(|t| t.to_string()))]);
+            show(json, &remote.client()?.get(&format!("/api/route/explain{q}"))?, output::explain)
+        }
+        Command::Mcp(McpCmd::Audit { limit, before, tool }) => {
+            let q = query(&[
+                ("limit", limit.map(|l| l.to_string())),
+                ("before", before.map(|b| b.to_string())),
+                ("tool", tool),
+            ]);
+            show(json, &remote.client()?.get(&format!("/api/mcp/audit{q}"))?, |v| {
+                output::tool_calls(output::items(v))
+            })
+        }
+        Command::Mcp(McpCmd::Status) => {
+            show(json, &remote.client()?.get("/api/mcp/status")?, output::pretty)
+        }
+        Command::A2a(cmd) => {
+            let c = remote.client()?;
+            match cmd {
+                A2aCmd::Status => show(json, &c.get("/api/a2a/status")?, output::pretty),
+                A2aCmd::Tasks { limit } => {
+                    let q = query(&[("limit", limit.map(|l| l.to_string()))]);
+                    show(json, &c.get(&format!("/api/a2a/tasks{q}"))?, |v| {
+                        output::a2a_tasks(output::items(v))
+                    })
+                }
+                A2aCmd::Task { id } => {
+                    show(json, &c.get(&format!("/api/a2a/tasks/{}", segment(&id)))?, output::pretty)
+                }
+                A2aCmd::Cancel { id } => {
+                    let path = format!("/api/a2a/tasks/{}/cancel", segment(&id));
+                    show(json, &c.json(Method::POST, &path, Body::Empty)?, |_| {
+                        format!("canceled task {id}\n")
+                    })
+                }
+            }
+        }
         Command::Init { dir, name } => init(remote, dir, &name),
         Command::Migrate { dir } => {
             let dir = offline::data_dir(dir.data_dir)?;
@@ -734,8 +883,9 @@ fn key(c: &Client, json: bool, cmd: KeyCmd) -> Result<(), Error> {
     let path = |name: &str| format!("/api/keys/{}", segment(name));
     match cmd {
         KeyCmd::List => show(json, &c.get("/api/keys")?, list),
-        KeyCmd::Create { name, models, daily_budget, monthly_budget } => {
+        KeyCmd::Create { name, models, daily_budget, monthly_budget, scopes } => {
             let mut body = json!({"name": name});
+            put(&mut body, "scopes", (!scopes.is_empty()).then(|| Value::from(scopes)));
             put(&mut body, "models", (!models.is_empty()).then(|| Value::from(models)));
             put(&mut body, "daily_budget_usd", daily_budget.map(Value::from));
             put(&mut body, "monthly_budget_usd", monthly_budget.map(Value::from));
@@ -777,8 +927,13 @@ fn combo(c: &Client, json: bool, cmd: ComboCmd) -> Result<(), Error> {
     let path = |name: &str| format!("/api/combos/{}", segment(name));
     match cmd {
         ComboCmd::List => show(json, &c.get("/api/combos")?, list),
-        ComboCmd::Set { name, targets, strategy, disabled } => {
-            let mut body = json!({"targets": targets, "enabled": !disabled});
+        ComboCmd::Strategies => {
+            show(json, &c.get("/api/strategies")?, |v| output::strategies(output::items(v)))
+        }
+        ComboCmd::Set { name, targets, strategy, disabled, config } => {
+            let targets: Vec<Value> = targets.iter().map(|t| combo_target(t)).collect();
+            let mut body =
+                json!({"targets": targets, "enabled": !disabled, "config": config.body()});
             put(&mut body, "strategy", strategy.map(Value::from));
             show(json, &c.json(Method::PUT, &path(&name), Body::Json(body))?, list)
         }

@@ -21,7 +21,158 @@ pub(crate) fn health(v: &Value) -> String {
             &["id", "format", "status", "connections", "requests_ok", "requests_failed"],
         ));
     }
-    format!("status: {}\n{}", text(v.get("status")), t.render())
+    let now = v.get("now").and_then(Value::as_i64).unwrap_or(0);
+    let left = |until: Option<&Value>| {
+        until
+            .and_then(Value::as_i64)
+            .map_or("-".to_owned(), |u| format!("{}s", ((u - now).max(0) + 999) / 1000))
+    };
+    let latency = |l: Option<&Value>| match l.and_then(Value::as_array) {
+        Some(p) if p.len() == 3 => format!("{}/{}/{} ms", p[0], p[1], p[2]),
+        _ => "-".to_owned(),
+    };
+    let mut b = Table::new(&["PROVIDER", "BREAKER", "OPEN FOR", "RECENT FAILURES", "P50/P95/P99"]);
+    for x in v.get("breakers").and_then(Value::as_array).into_iter().flatten() {
+        b.row(vec![
+            text(x.get("id")),
+            text(x.pointer("/breaker/state")),
+            left(x.pointer("/breaker/until")),
+            text(x.get("recent_failures")),
+            latency(x.get("latency_ms")),
+        ]);
+    }
+    let mut c =
+        Table::new(&["CONNECTION", "COOLING", "IN FLIGHT", "OK/FAILED", "P50/P95/P99", "QUOTA"]);
+    for x in v.get("connections").and_then(Value::as_array).into_iter().flatten() {
+        let cooling = match x.get("cooling_until").filter(|u| !u.is_null()) {
+            Some(u) => format!("{} ({})", left(Some(u)), text(x.get("cooldown_reason"))),
+            None => "-".to_owned(),
+        };
+        let quota: Vec<String> = x
+            .get("quota")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|q| {
+                format!(
+                    "{} {}/{}",
+                    text(q.get("window")),
+                    text(q.get("used")),
+                    text(q.get("limit"))
+                )
+            })
+            .collect();
+        c.row(vec![
+            format!("{}/{}", text(x.get("provider")), text(x.get("name"))),
+            cooling,
+            text(x.get("in_flight")),
+            format!("{}/{}", text(x.get("ok")), text(x.get("failed"))),
+            latency(x.get("latency_ms")),
+            if quota.is_empty() { "-".to_owned() } else { quota.join(", ") },
+        ]);
+    }
+    let mut l = Table::new(&["CONNECTION", "MODEL", "LOCKED FOR"]);
+    for x in v.get("model_locks").and_then(Value::as_array).into_iter().flatten() {
+        l.row(vec![
+            format!("{}/{}", text(x.get("provider")), text(x.get("connection"))),
+            text(x.get("model")),
+            left(x.get("until")),
+        ]);
+    }
+    format!(
+        "status: {}\n{}\nBreakers\n{}\nConnections\n{}\nModel lockouts\n{}",
+        text(v.get("status")),
+        t.render(),
+        b.render(),
+        c.render(),
+        l.render()
+    )
+}
+
+/// A route explanation.
+pub(crate) fn explain(v: &Value) -> String {
+    let mut out = format!("model: {}\n", text(v.get("model")));
+    if let Some(c) = v.get("combo").filter(|c| !c.is_null()) {
+        out.push_str(&format!(
+            "combo {} (strategy {})\n",
+            text(c.get("name")),
+            text(c.get("strategy"))
+        ));
+    }
+    out.push_str("\nOrder\n");
+    for (i, o) in v.get("order").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        out.push_str(&format!("  {}. {}  {}\n", i + 1, text(o.get("target")), text(o.get("why"))));
+    }
+    out.push_str("\nCandidates, in try order\n");
+    let cands: Vec<&Value> =
+        v.get("candidates").and_then(Value::as_array).into_iter().flatten().collect();
+    if cands.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for (i, c) in cands.iter().enumerate() {
+        out.push_str(&format!(
+            "  {}. {} via {}\n",
+            i + 1,
+            text(c.get("target")),
+            text(c.get("connection"))
+        ));
+    }
+    out.push_str("\nSkipped\n");
+    let skipped: Vec<&Value> =
+        v.get("skipped").and_then(Value::as_array).into_iter().flatten().collect();
+    if skipped.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for s in skipped {
+        let via = s
+            .get("connection")
+            .filter(|c| !c.is_null())
+            .map(|c| format!(" ({})", text(Some(c))))
+            .unwrap_or_default();
+        out.push_str(&format!("  {}{via}: {}\n", text(s.get("target")), text(s.get("reason"))));
+    }
+    out
+}
+
+/// Strategies with their descriptions.
+pub(crate) fn strategies(items: &[Value]) -> String {
+    items
+        .iter()
+        .map(|s| format!("{}\n  {}\n", text(s.get("id")), text(s.get("description"))))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// MCP tool calls.
+pub(crate) fn tool_calls(items: &[Value]) -> String {
+    let mut t = Table::new(&["ID", "WHEN", "TOOL", "KEY", "TRANSPORT", "OK", "ERROR", "MS"]);
+    for c in items {
+        t.row(cells(
+            c,
+            &["id", "ts_ms", "tool", "key", "transport", "success", "error_code", "duration_ms"],
+        ));
+    }
+    t.render()
+}
+
+/// A2A tasks.
+pub(crate) fn a2a_tasks(items: &[Value]) -> String {
+    let mut t = Table::new(&["TASK", "STATE", "SKILL", "KEY", "UPDATED"]);
+    for x in items {
+        t.row(vec![
+            text(x.pointer("/task/id")),
+            text(x.pointer("/task/status/state")),
+            text(x.get("skill")),
+            text(x.get("key_name")),
+            text(x.get("updated_ms")),
+        ]);
+    }
+    t.render()
+}
+
+/// Any JSON, indented.
+pub(crate) fn pretty(v: &Value) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
 }
 
 pub(crate) fn providers(items: &[Value]) -> String {
@@ -106,9 +257,31 @@ pub(crate) fn keys(items: &[Value]) -> String {
 }
 
 pub(crate) fn combos(items: &[Value]) -> String {
-    let mut t = Table::new(&["NAME", "STRATEGY", "ENABLED", "TARGETS"]);
+    let mut t = Table::new(&["NAME", "STRATEGY", "ENABLED", "TARGETS", "CONFIG"]);
     for c in items {
-        t.row(cells(c, &["name", "strategy", "enabled", "targets"]));
+        let targets: Vec<String> = c
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|t| match (t.get("model"), t.get("weight").and_then(Value::as_u64)) {
+                (Some(m), Some(w)) if w != 1 => format!("{}@{w}", text(Some(m))),
+                (Some(m), _) => text(Some(m)),
+                _ => text(Some(t)),
+            })
+            .collect();
+        let config: Vec<String> = c
+            .get("config")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k}={}", text(Some(v))))
+            .collect();
+        let mut row = cells(c, &["name", "strategy", "enabled"]);
+        row.push(targets.join(", "));
+        row.push(if config.is_empty() { "-".to_owned() } else { config.join(" ") });
+        t.row(row);
     }
     t.render()
 }
@@ -416,7 +589,7 @@ mod tests {
             "status": "idle", "connections": 1, "requests_ok": 0, "requests_failed": 0}]});
         assert_eq!(
             health(&v),
-            "status: ok\nPROVIDER     FORMAT  STATUS  CONNECTIONS  OK  FAILED\nmock-openai  openai  idle    1            0   0\n"
+            "status: ok\nPROVIDER     FORMAT  STATUS  CONNECTIONS  OK  FAILED\nmock-openai  openai  idle    1            0   0\n\nBreakers\n(none)\n\nConnections\n(none)\n\nModel lockouts\n(none)\n"
         );
     }
 }

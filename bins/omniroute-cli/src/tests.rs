@@ -34,12 +34,27 @@ fn global_flags_go_anywhere() {
 
 #[test]
 fn key_create_takes_models_and_budgets() {
-    let cli =
-        ok(&["key", "create", "ci", "--model", "mo/*", "--model", "fast", "--daily-budget", "5"]);
-    let Command::Key(KeyCmd::Create { name, models, daily_budget, monthly_budget }) = cli.command
+    let cli = ok(&[
+        "key",
+        "create",
+        "ci",
+        "--model",
+        "mo/*",
+        "--model",
+        "fast",
+        "--daily-budget",
+        "5",
+        "--scope",
+        "monitor",
+        "--scope",
+        "execute:completions",
+    ]);
+    let Command::Key(KeyCmd::Create { name, models, daily_budget, monthly_budget, scopes }) =
+        cli.command
     else {
         panic!("not key create")
     };
+    assert_eq!(scopes, ["monitor", "execute:completions"]);
     assert_eq!(name, "ci");
     assert_eq!(models, ["mo/*", "fast"]);
     assert_eq!((daily_budget, monthly_budget), (Some(5.0), None));
@@ -270,4 +285,60 @@ fn default_token_names_are_safe() {
     let n = default_token_name();
     assert!(n.starts_with("cli-"));
     assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{n}");
+}
+
+#[test]
+fn combo_targets_take_weights_and_settings() {
+    assert_eq!(combo_target("mo/gpt@3"), serde_json::json!({"model": "mo/gpt", "weight": 3}));
+    assert_eq!(combo_target("groq/*"), serde_json::json!("groq/*"));
+    assert_eq!(combo_target("odd@name"), serde_json::json!("odd@name"), "not a number");
+    let cli = ok(&[
+        "combo",
+        "set",
+        "c",
+        "--target",
+        "a/b@2",
+        "--sticky-limit",
+        "3",
+        "--max-retries",
+        "1",
+    ]);
+    let Command::Combo(ComboCmd::Set { config, .. }) = cli.command else { panic!("not combo set") };
+    assert_eq!(config.body(), serde_json::json!({"max_retries": 1, "sticky_limit": 3}));
+    assert!(matches!(
+        ok(&["route", "explain", "fast"]).command,
+        Command::Route(RouteCmd::Explain { .. })
+    ));
+    assert!(matches!(
+        ok(&["mcp", "audit", "--limit", "5"]).command,
+        Command::Mcp(McpCmd::Audit { limit: Some(5), .. })
+    ));
+    assert!(matches!(ok(&["a2a", "cancel", "t1"]).command, Command::A2a(A2aCmd::Cancel { .. })));
+}
+
+#[test]
+fn explanations_and_health_render() {
+    let v = serde_json::json!({
+        "model": "fast",
+        "combo": {"name": "fast", "strategy": "priority"},
+        "order": [{"target": "a/b", "why": "first in the combo"}],
+        "candidates": [],
+        "skipped": [{"target": "a/b", "connection": "acct", "reason": "cooling down"}],
+    });
+    let text = output::explain(&v);
+    assert!(
+        text.contains("combo fast (strategy priority)")
+            && text.contains("1. a/b  first in the combo")
+    );
+    assert!(text.contains("  (none)") && text.contains("a/b (acct): cooling down"), "{text}");
+    let h = serde_json::json!({
+        "status": "ok", "now": 1000, "providers": [],
+        "breakers": [{"id": "p", "breaker": {"state": "open", "until": 31000}, "recent_failures": 12, "latency_ms": [1, 2, 3]}],
+        "connections": [{"provider": "p", "name": "c", "cooling_until": 6000, "cooldown_reason": "rate_limited", "in_flight": 0, "ok": 1, "failed": 2, "latency_ms": null, "quota": [{"window": "5h", "used": 10, "limit": 100}]}],
+        "model_locks": [],
+    });
+    let text = output::health(&h);
+    assert!(text.contains("Breakers") && text.contains("open") && text.contains("30s"), "{text}");
+    assert!(text.contains("5s (rate_limited)") && text.contains("5h 10/100"), "{text}");
+    assert!(text.contains("Model lockouts"), "{text}");
 }

@@ -280,3 +280,41 @@ def test_offline_init_migrate_backup_rotate(tmp_path):
     assert "re-encrypted 0 credential" in run("rotate-secret", "--data-dir", str(data)).stdout
     assert (data / "secret.key").read_text() != key
     run("migrate", "--data-dir", str(tmp_path / "nothing"), expect=1)
+
+
+def test_route_explain_and_health_sections(cli, cli_json):
+    v = cli_json("route", "explain", "fallback")
+    assert [o["target"] for o in v["order"]] == ["mock-claude/fail-503", "mock-openai/gpt-mock"]
+    assert any(c["target"] == "mock-openai/gpt-mock" for c in v["candidates"])
+    assert "combo fallback" in cli("route", "explain", "fallback").stdout
+    cli("route", "explain", "no-such/model", expect=5)
+    h = cli_json("health")
+    assert "breakers" in h and "connections" in h
+    text = cli("health").stdout
+    assert "Breakers" in text and "Connections" in text and "Model lockouts" in text
+    assert "p2c" in cli("combo", "strategies").stdout
+
+
+def test_weighted_combo_round_trip(cli, cli_json):
+    name = f"weighted-{RUN}"
+    cli("combo", "set", name, "--target", "mo/gpt-mock@3", "--target", "mc/claude-mock@1", "--strategy", "weighted", "--sticky-limit", "2")
+    combo = next(c for c in cli_json("combo", "list")["data"] if c["name"] == name)
+    assert combo["targets"] == [{"model": "mo/gpt-mock", "weight": 3}, {"model": "mc/claude-mock", "weight": 1}]
+    assert combo["config"]["sticky_limit"] == 2 and combo["strategy"] == "weighted"
+    assert "mo/gpt-mock@3" in cli("combo", "list").stdout
+    cli("combo", "remove", name)
+
+
+def test_scopes_mcp_audit_and_a2a(cli, cli_json):
+    name = f"scoped-{RUN}"
+    cli("key", "create", name, "--scope", "monitor")
+    key = next(k for k in cli_json("key", "list")["data"] if k["name"] == name)
+    assert key["scopes"] == ["monitor"]
+    cli("key", "create", f"bad-{RUN}", "--scope", "root", expect=6)
+    cli("key", "remove", name)
+    audit = cli_json("mcp", "audit", "--limit", "5")
+    assert "data" in audit
+    assert "TOOL" in cli("mcp", "audit").stdout
+    assert cli_json("mcp", "status")["tools"] == 21
+    assert cli_json("a2a", "status")["enabled"] is True
+    cli("a2a", "cancel", "no-such-task", expect=5)
