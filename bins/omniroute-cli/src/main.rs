@@ -242,6 +242,50 @@ struct ConnectionFields {
     /// Lower goes first.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     priority: Option<i64>,
+    /// At most this many requests in flight (`none` removes the limit).
+    #[arg(long, value_name = "N|none", value_parser = limit)]
+    max_concurrent: Option<Limit>,
+    /// Requests per minute (`none`: learn from the upstream's headers).
+    #[arg(long, value_name = "N|none", value_parser = limit)]
+    rpm: Option<Limit>,
+    /// Minimum milliseconds between requests (`none` removes it).
+    #[arg(long, value_name = "MS|none", value_parser = limit)]
+    min_gap_ms: Option<Limit>,
+    /// A token quota window `NAME:HOURS:TOKENS`, e.g. `5h:5:2000000` (repeatable; replaces the
+    /// stored windows).
+    #[arg(long = "quota", value_name = "NAME:HOURS:TOKENS", value_parser = quota)]
+    quotas: Vec<Value>,
+    /// Remove every quota window.
+    #[arg(long, conflicts_with = "quotas")]
+    clear_quotas: bool,
+}
+
+/// A whole number, or `none` (sent as null).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    Set(u64),
+    None,
+}
+
+fn limit(s: &str) -> Result<Limit, String> {
+    if s == "none" {
+        return Ok(Limit::None);
+    }
+    s.parse().map(Limit::Set).map_err(|_| format!("`{s}` is not a whole number or `none`"))
+}
+
+fn quota(s: &str) -> Result<Value, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        [name, hours, tokens] if !name.is_empty() => {
+            let hours: u32 =
+                hours.parse().map_err(|_| format!("`{hours}` hours is not a number"))?;
+            let tokens: u64 =
+                tokens.parse().map_err(|_| format!("`{tokens}` tokens is not a number"))?;
+            Ok(json!({"name": name, "hours": hours, "tokens": tokens}))
+        }
+        _ => Err(format!("`{s}` is not NAME:HOURS:TOKENS")),
+    }
 }
 
 #[derive(Args)]
@@ -875,6 +919,18 @@ fn connection_body(f: ConnectionFields) -> Result<Value, Error> {
     put(&mut body, "base_url", f.base_url.map(Value::from));
     put(&mut body, "account_id", f.account_id.map(Value::from));
     put(&mut body, "priority", f.priority.map(Value::from));
+    let value = |l: Limit| match l {
+        Limit::Set(n) => Value::from(n),
+        Limit::None => Value::Null,
+    };
+    put(&mut body, "max_concurrent", f.max_concurrent.map(value));
+    put(&mut body, "rpm", f.rpm.map(value));
+    put(&mut body, "min_gap_ms", f.min_gap_ms.map(value));
+    if f.clear_quotas {
+        put(&mut body, "quotas", Some(json!([])));
+    } else if !f.quotas.is_empty() {
+        put(&mut body, "quotas", Some(Value::Array(f.quotas)));
+    }
     Ok(body)
 }
 

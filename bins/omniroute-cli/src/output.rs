@@ -188,10 +188,10 @@ pub(crate) fn providers(items: &[Value]) -> String {
 
 pub(crate) fn connections(items: &[Value]) -> String {
     let mut t = Table::new(&[
-        "ID", "PROVIDER", "NAME", "ENABLED", "PRIORITY", "API KEY", "BASE URL", "ACCOUNT",
+        "ID", "PROVIDER", "NAME", "ENABLED", "PRIORITY", "API KEY", "BASE URL", "ACCOUNT", "LIMITS",
     ]);
     for c in items {
-        t.row(cells(
+        let mut row = cells(
             c,
             &[
                 "id",
@@ -203,7 +203,21 @@ pub(crate) fn connections(items: &[Value]) -> String {
                 "base_url",
                 "account_id",
             ],
-        ));
+        );
+        let mut limits: Vec<String> = ["max_concurrent", "rpm", "min_gap_ms"]
+            .iter()
+            .filter_map(|k| c.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}={v}")))
+            .collect();
+        for q in c.get("quotas").and_then(Value::as_array).into_iter().flatten() {
+            limits.push(format!(
+                "quota {}={}/{}h",
+                text(q.get("name")),
+                text(q.get("tokens")),
+                text(q.get("hours"))
+            ));
+        }
+        row.push(if limits.is_empty() { "-".to_owned() } else { limits.join(" ") });
+        t.row(row);
     }
     t.render()
 }

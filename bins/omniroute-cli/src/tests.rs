@@ -342,3 +342,32 @@ fn explanations_and_health_render() {
     assert!(text.contains("5s (rate_limited)") && text.contains("5h 10/100"), "{text}");
     assert!(text.contains("Model lockouts"), "{text}");
 }
+
+#[test]
+fn connection_limits_and_quotas() {
+    assert_eq!(
+        quota("5h:5:2000"),
+        Ok(serde_json::json!({"name": "5h", "hours": 5, "tokens": 2000}))
+    );
+    assert!(quota("5h:five:2000").is_err() && quota("nope").is_err());
+    let cli = ok(&[
+        "connection",
+        "update",
+        "3",
+        "--max-concurrent",
+        "none",
+        "--rpm",
+        "60",
+        "--quota",
+        "day:24:100",
+    ]);
+    let Command::Connection(ConnectionCmd::Update { fields, .. }) = cli.command else {
+        panic!("not update")
+    };
+    let body = connection_body(fields).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"max_concurrent": null, "rpm": 60, "quotas": [{"name": "day", "hours": 24, "tokens": 100}]})
+    );
+    usage_error(&["connection", "update", "3", "--rpm", "fast"]);
+}
