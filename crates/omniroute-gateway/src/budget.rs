@@ -56,6 +56,24 @@ pub(crate) fn first_of_month(year: i64, month: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Unix ms from Unix ms or a `YYYY-MM-DD` date (UTC midnight); `None` if it is neither.
+pub(crate) fn parse_time(v: &str) -> Option<i64> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return Some(ms);
+    }
+    let mut parts = v.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let (y, m, d): (i64, u32, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some((first_of_month(y, m) + d - 1) * 86_400_000)
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Spend {
     day: i64,
@@ -184,6 +202,14 @@ mod tests {
         let one = TokenUsage { input: 1, ..TokenUsage::default() };
         assert_eq!(cost_micros(Price { input: 150_000, output: 0, cached: 0 }, &one), 1);
         assert_eq!(cost_micros(Price::default(), &u), 0);
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1795564800000"), Some(1_795_564_800_000));
+        assert_eq!(parse_time("2026-11-25"), Some(1_795_564_800_000));
+        assert_eq!(parse_time("2026-13-01"), None);
+        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

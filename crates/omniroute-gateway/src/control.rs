@@ -110,21 +110,13 @@ fn str_arg<'a>(args: &'a Value, name: &str) -> Result<&'a str, ControlError> {
 
 /// Unix ms or `YYYY-MM-DD`.
 fn time_arg(args: &Value, name: &str) -> Result<Option<i64>, ControlError> {
-    let Some(v) = args[name].as_str().filter(|s| !s.is_empty()) else {
-        return Ok(args[name].as_i64());
-    };
-    if let Ok(ms) = v.parse::<i64>() {
-        return Ok(Some(ms));
-    }
-    let p: Vec<&str> = v.split('-').collect();
-    let parsed = match p.as_slice() {
-        [y, m, d] => y.parse::<i64>().ok().zip(m.parse::<u32>().ok()).zip(d.parse::<i64>().ok()),
-        _ => None,
-    };
-    match parsed {
-        Some(((y, m), d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => {
-            Ok(Some((crate::budget::first_of_month(y, m) + d - 1) * 86_400_000))
-        }
+    match &args[name] {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_i64()),
+        Value::String(v) if v.is_empty() => Ok(None),
+        Value::String(v) => crate::budget::parse_time(v)
+            .map(Some)
+            .ok_or_else(|| bad(format!("`{name}` must be Unix milliseconds or YYYY-MM-DD"))),
         _ => Err(bad(format!("`{name}` must be Unix milliseconds or YYYY-MM-DD"))),
     }
 }

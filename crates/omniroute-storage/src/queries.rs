@@ -171,11 +171,15 @@ impl Db {
         since: i64,
         until: i64,
     ) -> Result<Vec<UsageGroup>, StorageError> {
+        self.summarize(by.column(), since, until)
+    }
+
+    /// Groups by the SQL expression `g` (a constant: one total).
+    fn summarize(&self, g: &str, since: i64, until: i64) -> Result<Vec<UsageGroup>, StorageError> {
         let sql = format!(
             "SELECT {g}, status, input_tokens, output_tokens, cached_tokens, reasoning_tokens,
                     cost_micros, latency_ms
-             FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY 1, latency_ms",
-            g = by.column()
+             FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY 1, latency_ms"
         );
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
@@ -213,33 +217,8 @@ impl Db {
 
     /// The totals and percentiles over the same window.
     pub fn usage_total(&self, since: i64, until: i64) -> Result<UsageGroup, StorageError> {
-        let mut g = UsageGroup::default();
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT status, input_tokens, output_tokens, cached_tokens, reasoning_tokens,
-                        cost_micros, latency_ms
-                 FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY latency_ms",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query(params![since, until]).map_err(|e| self.sqlite(e))?;
-        let mut latencies = Vec::new();
-        while let Some(r) = rows.next().map_err(|e| self.sqlite(e))? {
-            let get =
-                |i: usize| -> Result<i64, StorageError> { r.get(i).map_err(|e| self.sqlite(e)) };
-            g.requests += 1;
-            if !(200..300).contains(&get(0)?) {
-                g.errors += 1;
-            }
-            g.input_tokens += get(1)?.max(0) as u64;
-            g.output_tokens += get(2)?.max(0) as u64;
-            g.cached_tokens += get(3)?.max(0) as u64;
-            g.reasoning_tokens += get(4)?.max(0) as u64;
-            g.cost_micros += get(5)?;
-            latencies.push(get(6)?.max(0) as u64);
-        }
-        g.latency_ms = Percentiles::of_sorted(&latencies);
-        Ok(g)
+        let mut groups = self.summarize("''", since, until)?;
+        Ok(groups.pop().unwrap_or_default())
     }
 
     /// The request log, newest first.

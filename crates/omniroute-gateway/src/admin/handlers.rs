@@ -755,25 +755,9 @@ fn num(req: &Req, name: &str) -> Result<Option<i64>, ApiError> {
 /// Unix ms, or a `YYYY-MM-DD` date (UTC midnight).
 fn time_param(req: &Req, name: &str) -> Result<Option<i64>, ApiError> {
     let Some(v) = req.query.get(name).filter(|v| !v.is_empty()) else { return Ok(None) };
-    if let Ok(ms) = v.parse::<i64>() {
-        return Ok(Some(ms));
-    }
-    let bad = || ApiError::bad(format!("`{name}` must be Unix milliseconds or YYYY-MM-DD"));
-    let mut parts = v.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let (y, m, d): (i64, u32, i64) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    Ok(Some((crate::budget::first_of_month(y, m) + d - 1) * 86_400_000))
+    crate::budget::parse_time(v)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad(format!("`{name}` must be Unix milliseconds or YYYY-MM-DD")))
 }
 
 fn group_view(g: &omniroute_storage::UsageGroup) -> Value {

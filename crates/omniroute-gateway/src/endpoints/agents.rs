@@ -176,6 +176,17 @@ fn origin_allowed(app: &App, parts: &Parts) -> bool {
             .is_some_and(|u| u.trim_end_matches('/').starts_with(origin.trim_end_matches('/')))
 }
 
+fn jsonrpc_unauthorized() -> Reply {
+    let mut r = jsonrpc_error(
+        StatusCode::UNAUTHORIZED,
+        -32000,
+        "a valid client API key is required (Authorization: Bearer)",
+    );
+    r.headers_mut()
+        .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    r
+}
+
 fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Reply {
     let v = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
     reply::json(status, v.to_string())
@@ -199,14 +210,7 @@ pub(super) async fn mcp_http(app: &Arc<App>, req: http::Request<Incoming>) -> Re
         );
     }
     if caller(app, &parts, "mcp-http").is_none() {
-        let mut r = jsonrpc_error(
-            StatusCode::UNAUTHORIZED,
-            -32000,
-            "a valid client API key is required (Authorization: Bearer)",
-        );
-        r.headers_mut()
-            .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
-        return r;
+        return jsonrpc_unauthorized();
     }
     let m = mcp(app);
     match (parts.method.clone(), parts.uri.path()) {
@@ -311,14 +315,7 @@ pub(super) async fn a2a(app: &Arc<App>, parts: Parts, body: Incoming) -> Reply {
         );
     }
     let Some(caller) = caller(app, &parts, "a2a") else {
-        let mut r = jsonrpc_error(
-            StatusCode::UNAUTHORIZED,
-            -32000,
-            "a valid client API key is required (Authorization: Bearer)",
-        );
-        r.headers_mut()
-            .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
-        return r;
+        return jsonrpc_unauthorized();
     };
     let bytes = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
         Ok(c) => c.to_bytes(),
