@@ -92,10 +92,12 @@ impl Default for ProviderState {
     }
 }
 
-/// Recent latencies (ms), for percentiles.
+/// Recent latencies (ms): a ring for the percentiles reports show, and an exponentially
+/// weighted mean that routing reads on every request without sorting anything.
 #[derive(Debug, Clone, Default)]
 struct Latency {
     ring: VecDeque<u64>,
+    ewma: Option<f64>,
 }
 
 const LATENCY_SAMPLES: usize = 512;
@@ -106,6 +108,7 @@ impl Latency {
             self.ring.pop_front();
         }
         self.ring.push_back(ms);
+        self.ewma = Some(self.ewma.map_or(ms as f64, |e| e * 0.8 + ms as f64 * 0.2));
     }
 
     fn percentiles(&self) -> Option<[u64; 3]> {
@@ -491,21 +494,18 @@ impl Health {
         };
         let c = conn.and_then(|c| self.conns.get(&conn_key(provider, c)));
         let success = c.and_then(|c| c.success).unwrap_or(1.0);
-        let median = c
-            .and_then(|c| c.latency.percentiles())
-            .or_else(|| p.and_then(|p| p.latency.percentiles()))
-            .map(|[p50, _, _]| p50);
-        let speed = median.map_or(1.0, |m| 1.0 / (1.0 + m as f64 / 1000.0));
+        let typical = c.and_then(|c| c.latency.ewma).or_else(|| p.and_then(|p| p.latency.ewma));
+        let speed = typical.map_or(1.0, |m| 1.0 / (1.0 + m / 1000.0));
         breaker * success * (0.7 + 0.3 * speed)
     }
 
-    /// Median latency of a connection, else of its provider.
+    /// Typical latency (an exponentially weighted mean, in ms) of a connection, else of its
+    /// provider.
     pub fn median_latency(&self, provider: &str, conn: &str) -> Option<f64> {
         self.conns
             .get(&conn_key(provider, conn))
-            .and_then(|c| c.latency.percentiles())
-            .or_else(|| self.providers.get(provider).and_then(|p| p.latency.percentiles()))
-            .map(|[p50, _, _]| p50 as f64)
+            .and_then(|c| c.latency.ewma)
+            .or_else(|| self.providers.get(provider).and_then(|p| p.latency.ewma))
     }
 
     /// Requests sent through a connection so far.
