@@ -117,6 +117,34 @@ pub(crate) fn plan(
     let mut state = app.router.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let last_good = combo.and_then(|c| state.last_good.get(&c.name).cloned());
 
+    let (strategy, config) = match combo {
+        Some(c) => (c.strategy, c.config.clone()),
+        None => (Strategy::Priority, ComboConfig::default()),
+    };
+    let mut rng = fastrand::Rng::with_seed(app.seed(now));
+    // A single model needs no strategy (and leaves no strategy state behind).
+    let Some(combo_def) = combo else {
+        let ordering = omniroute_routing::Ordering {
+            order: (0..resolved.len()).collect(),
+            explain: vec!["the requested model".to_owned(); resolved.len()],
+        };
+        return Ok(finish(
+            routes,
+            &mut health,
+            &mut state,
+            &resolved,
+            &ordering,
+            &[],
+            strategy,
+            &config,
+            None,
+            errors,
+            needs,
+            now,
+            dry_run,
+            &mut rng,
+        ));
+    };
     // One view per target, from its best account.
     let views: Vec<TargetView> = resolved
         .iter()
@@ -152,11 +180,6 @@ pub(crate) fn plan(
         })
         .collect();
 
-    let (strategy, config) = match combo {
-        Some(c) => (c.strategy, c.config.clone()),
-        None => (Strategy::Priority, ComboConfig::default()),
-    };
-    let mut rng = fastrand::Rng::with_seed(app.seed(now));
     let ordering = {
         // A dry run (route explanations) works on a copy, so explaining changes nothing.
         let mut copy;
@@ -175,6 +198,42 @@ pub(crate) fn plan(
             &mut rng,
         )
     };
+    Ok(finish(
+        routes,
+        &mut health,
+        &mut state,
+        &resolved,
+        &ordering,
+        &views,
+        strategy,
+        &config,
+        Some(combo_def),
+        errors,
+        needs,
+        now,
+        dry_run,
+        &mut rng,
+    ))
+}
+
+/// Turns the strategy's order into candidates and skips.
+#[expect(clippy::too_many_arguments, reason = "one step of `plan`, split out to share it")]
+fn finish(
+    routes: &Routes,
+    health: &mut Health,
+    state: &mut RouterState,
+    resolved: &[(Target, Arc<Provider>, String)],
+    ordering: &omniroute_routing::Ordering,
+    views: &[TargetView],
+    strategy: Strategy,
+    config: &ComboConfig,
+    combo: Option<&Combo>,
+    errors: Vec<(String, PlanError)>,
+    needs: &RequestNeeds,
+    now: u64,
+    dry_run: bool,
+    rng: &mut fastrand::Rng,
+) -> Plan {
     let mut plan = Plan {
         candidates: Vec::new(),
         skipped: Vec::new(),
@@ -195,7 +254,7 @@ pub(crate) fn plan(
         let label = format!("{}/{m}", p.id);
         let mut why = ordering.explain.get(rank).cloned().unwrap_or_default();
         if strategy == Strategy::Auto {
-            let (score, _) = auto_score(&views[i], &views, needs);
+            let (score, _) = auto_score(&views[i], views, needs);
             why = format!("{why} (auto score {score:.3})");
         }
         plan.order.push((label.clone(), why));
@@ -222,7 +281,7 @@ pub(crate) fn plan(
             plan.skipped.push(skip(format!("{limit} requests already in flight"), None, true));
             continue;
         }
-        for account in order_accounts(routes, &health, &mut state, p, &mut rng, dry_run) {
+        for account in order_accounts(routes, health, state, p, rng, dry_run) {
             match health.check(&p.id, &account.name, m, now) {
                 Ok(()) => plan.candidates.push(Candidate {
                     provider: p.clone(),
@@ -240,7 +299,7 @@ pub(crate) fn plan(
             }
         }
     }
-    Ok(plan)
+    plan
 }
 
 /// A provider's accounts in the account strategy's order.
