@@ -268,24 +268,29 @@ enum Limit {
 }
 
 fn limit(s: &str) -> Result<Limit, String> {
-    if s == "none" {
+    if s.eq_ignore_ascii_case("none") {
         return Ok(Limit::None);
     }
     s.parse().map(Limit::Set).map_err(|_| format!("`{s}` is not a whole number or `none`"))
 }
 
+/// `NAME:HOURS:TOKENS`, split at the last two colons (so a name may hold one).
 fn quota(s: &str) -> Result<Value, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    match parts.as_slice() {
-        [name, hours, tokens] if !name.is_empty() => {
-            let hours: u32 =
-                hours.parse().map_err(|_| format!("`{hours}` hours is not a number"))?;
-            let tokens: u64 =
-                tokens.parse().map_err(|_| format!("`{tokens}` tokens is not a number"))?;
-            Ok(json!({"name": name, "hours": hours, "tokens": tokens}))
-        }
-        _ => Err(format!("`{s}` is not NAME:HOURS:TOKENS")),
+    let mut parts = s.rsplitn(3, ':');
+    let (Some(tokens), Some(hours), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("not NAME:HOURS:TOKENS".to_owned());
+    };
+    if name.is_empty() {
+        return Err("the quota window needs a name".to_owned());
     }
+    let hours: u32 = match hours.parse() {
+        Ok(0) => return Err("a window lasts at least 1 hour".to_owned()),
+        Ok(h) => h,
+        Err(_) => return Err(format!("`{hours}` hours is not a whole number")),
+    };
+    let tokens: u64 =
+        tokens.parse().map_err(|_| format!("`{tokens}` tokens is not a whole number"))?;
+    Ok(json!({"name": name, "hours": hours, "tokens": tokens}))
 }
 
 #[derive(Args)]
@@ -393,10 +398,12 @@ enum ComboCmd {
     /// Create or replace a combo.
     Set {
         name: String,
-        /// A target, in order (repeatable): provider/model, a combo, a wildcard (groq/*);
-        /// `MODEL@WEIGHT` sets a weight for the weighted strategy.
-        #[arg(long = "target", value_name = "T", required = true)]
-        targets: Vec<String>,
+        /// A target, in order (repeatable): provider/model, a combo, a wildcard (groq/*).
+        /// `MODEL@WEIGHT` (a whole number of at least 1 after the last `@`) sets a weight for
+        /// the weighted strategy; a model whose own name ends in `@DIGITS` needs an explicit
+        /// weight, as in `vertex/claude@20240620@1`.
+        #[arg(long = "target", value_name = "T", required = true, value_parser = combo_target)]
+        targets: Vec<Value>,
         /// How targets are ordered (`combo strategies` lists them).
         #[arg(long, value_name = "S")]
         strategy: Option<String>,
@@ -416,22 +423,22 @@ enum ComboCmd {
 #[derive(Args, Default)]
 struct ComboConfigArgs {
     /// Extra passes over all targets after every one failed.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
     /// Pause before such a pass, ms.
-    #[arg(long)]
+    #[arg(long, value_name = "MS")]
     retry_delay_ms: Option<u64>,
     /// At most this many requests in flight per target.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     concurrency_per_model: Option<u32>,
     /// How long a request may wait when every target is busy or cooling down, ms.
-    #[arg(long)]
+    #[arg(long, value_name = "MS")]
     queue_timeout_ms: Option<u64>,
     /// round-robin/weighted: requests per pick.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     sticky_limit: Option<u32>,
     /// context-relay: the model that writes handoff summaries.
-    #[arg(long)]
+    #[arg(long, value_name = "M")]
     handoff_model: Option<String>,
 }
 
@@ -448,14 +455,17 @@ impl ComboConfigArgs {
     }
 }
 
-/// `MODEL@WEIGHT` → `{"model", "weight"}`; anything else stays a string.
-fn combo_target(t: &str) -> Value {
-    match t.rsplit_once('@') {
-        Some((model, w)) if !model.is_empty() => match w.parse::<u32>() {
-            Ok(weight) => json!({"model": model, "weight": weight}),
-            Err(_) => Value::from(t),
-        },
-        _ => Value::from(t),
+/// `MODEL@WEIGHT` → `{"model", "weight"}` when what follows the last `@` is all digits;
+/// anything else stays a string. A weight of 0 is refused: the strategy would never draw it.
+fn combo_target(t: &str) -> Result<Value, String> {
+    let Some((model, w)) = t.rsplit_once('@') else { return Ok(Value::from(t)) };
+    if model.is_empty() || w.is_empty() || !w.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Value::from(t));
+    }
+    match w.parse::<u32>() {
+        Ok(0) => Err("a weight is at least 1".to_owned()),
+        Ok(weight) => Ok(json!({"model": model, "weight": weight})),
+        Err(_) => Err(format!("a weight is at most {}", u32::MAX)),
     }
 }
 
@@ -516,6 +526,10 @@ enum SettingsCmd {
     /// List settings.
     List,
     /// Set a setting; VALUE is read as JSON when it parses, else as a string.
+    ///
+    /// `settings list` shows every setting with its value. For example:
+    /// `settings set account_strategy round-robin` (fill-first, round-robin, p2c, least-used or
+    /// random), `settings set wait_for_cooldown_ms 5000`, `settings set require_api_key true`.
     Set { name: String, value: String },
 }
 
@@ -987,7 +1001,6 @@ fn combo(c: &Client, json: bool, cmd: ComboCmd) -> Result<(), Error> {
             show(json, &c.get("/api/strategies")?, |v| output::strategies(output::items(v)))
         }
         ComboCmd::Set { name, targets, strategy, disabled, config } => {
-            let targets: Vec<Value> = targets.iter().map(|t| combo_target(t)).collect();
             let mut body =
                 json!({"targets": targets, "enabled": !disabled, "config": config.body()});
             put(&mut body, "strategy", strategy.map(Value::from));

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::table::{Table, money, truncate};
+use crate::table::{Table, money, truncate, wrap};
 
 /// The items of a list answer (`{"data": [...]}`), or the answer itself when it is one item.
 pub(crate) fn items(v: &Value) -> &[Value] {
@@ -33,9 +33,16 @@ pub(crate) fn health(v: &Value) -> String {
     };
     let mut b = Table::new(&["PROVIDER", "BREAKER", "OPEN FOR", "RECENT FAILURES", "P50/P95/P99"]);
     for x in v.get("breakers").and_then(Value::as_array).into_iter().flatten() {
+        let state = match x.pointer("/breaker/state").and_then(Value::as_str) {
+            Some("half_open") if x.pointer("/breaker/probing") == Some(&Value::Bool(true)) => {
+                "half-open, probing".to_owned()
+            }
+            Some("half_open") => "half-open".to_owned(),
+            other => other.unwrap_or("-").to_owned(),
+        };
         b.row(vec![
             text(x.get("id")),
-            text(x.pointer("/breaker/state")),
+            state,
             left(x.pointer("/breaker/until")),
             text(x.get("recent_failures")),
             latency(x.get("latency_ms")),
@@ -89,8 +96,10 @@ pub(crate) fn health(v: &Value) -> String {
     )
 }
 
-/// A route explanation.
+/// A route explanation: the combo and its strategy, the targets in the strategy's order with
+/// its reasons, the candidates in try order, and what is skipped and why.
 pub(crate) fn explain(v: &Value) -> String {
+    let list = |k: &str| v.get(k).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     let mut out = format!("model: {}\n", text(v.get("model")));
     if let Some(c) = v.get("combo").filter(|c| !c.is_null()) {
         out.push_str(&format!(
@@ -100,26 +109,18 @@ pub(crate) fn explain(v: &Value) -> String {
         ));
     }
     out.push_str("\nOrder\n");
-    for (i, o) in v.get("order").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        out.push_str(&format!("  {}. {}  {}\n", i + 1, text(o.get("target")), text(o.get("why"))));
-    }
+    out.push_str(&numbered(
+        list("order").iter().map(|o| (text(o.get("target")), text(o.get("why")))).collect(),
+    ));
     out.push_str("\nCandidates, in try order\n");
-    let cands: Vec<&Value> =
-        v.get("candidates").and_then(Value::as_array).into_iter().flatten().collect();
-    if cands.is_empty() {
-        out.push_str("  (none)\n");
-    }
-    for (i, c) in cands.iter().enumerate() {
-        out.push_str(&format!(
-            "  {}. {} via {}\n",
-            i + 1,
-            text(c.get("target")),
-            text(c.get("connection"))
-        ));
-    }
+    out.push_str(&numbered(
+        list("candidates")
+            .iter()
+            .map(|c| (text(c.get("target")), format!("via {}", text(c.get("connection")))))
+            .collect(),
+    ));
     out.push_str("\nSkipped\n");
-    let skipped: Vec<&Value> =
-        v.get("skipped").and_then(Value::as_array).into_iter().flatten().collect();
+    let skipped = list("skipped");
     if skipped.is_empty() {
         out.push_str("  (none)\n");
     }
@@ -134,13 +135,42 @@ pub(crate) fn explain(v: &Value) -> String {
     out
 }
 
-/// Strategies with their descriptions.
+/// `  1. first  rest` lines, the first column padded to its widest cell; `  (none)` if empty.
+fn numbered(rows: Vec<(String, String)>) -> String {
+    if rows.is_empty() {
+        return "  (none)\n".to_owned();
+    }
+    let width = rows.iter().map(|(a, _)| a.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, (a, b)) in rows.iter().enumerate() {
+        let line = format!("  {}. {a:<width$}  {b}", i + 1);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Strategies: each id with its description wrapped beside it, a blank line between them.
 pub(crate) fn strategies(items: &[Value]) -> String {
-    items
-        .iter()
-        .map(|s| format!("{}\n  {}\n", text(s.get("id")), text(s.get("description"))))
-        .collect::<Vec<_>>()
-        .join("\n")
+    const WIDTH: usize = 80;
+    if items.is_empty() {
+        return "(none)\n".to_owned();
+    }
+    let ids: Vec<String> = items.iter().map(|s| text(s.get("id"))).collect();
+    let col = ids.iter().map(|i| i.chars().count()).max().unwrap_or(0) + 2;
+    let mut out = String::new();
+    for (id, s) in ids.iter().zip(items) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let lines = wrap(&text(s.get("description")), WIDTH.saturating_sub(col).max(30));
+        for (i, line) in lines.iter().enumerate() {
+            let head = if i == 0 { id.as_str() } else { "" };
+            out.push_str(format!("{head:<col$}{line}").trim_end());
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// MCP tool calls.
@@ -204,19 +234,24 @@ pub(crate) fn connections(items: &[Value]) -> String {
                 "account_id",
             ],
         );
-        let mut limits: Vec<String> = ["max_concurrent", "rpm", "min_gap_ms"]
-            .iter()
-            .filter_map(|k| c.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}={v}")))
-            .collect();
+        let num = |k: &str| c.get(k).filter(|v| !v.is_null()).map(|v| text(Some(v)));
+        let mut limits: Vec<String> = [
+            num("max_concurrent").map(|n| format!("max {n}")),
+            num("rpm").map(|n| format!("{n} rpm")),
+            num("min_gap_ms").map(|n| format!("gap {n}ms")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         for q in c.get("quotas").and_then(Value::as_array).into_iter().flatten() {
             limits.push(format!(
-                "quota {}={}/{}h",
+                "quota {} {} tok/{}h",
                 text(q.get("name")),
                 text(q.get("tokens")),
                 text(q.get("hours"))
             ));
         }
-        row.push(if limits.is_empty() { "-".to_owned() } else { limits.join(" ") });
+        row.push(if limits.is_empty() { "-".to_owned() } else { limits.join(", ") });
         t.row(row);
     }
     t.render()
@@ -605,5 +640,182 @@ mod tests {
             health(&v),
             "status: ok\nPROVIDER     FORMAT  STATUS  CONNECTIONS  OK  FAILED\nmock-openai  openai  idle    1            0   0\n\nBreakers\n(none)\n\nConnections\n(none)\n\nModel lockouts\n(none)\n"
         );
+    }
+
+    fn health_sample() -> Value {
+        json!({
+            "status": "ok",
+            "now": 1_000_000,
+            "providers": [{"id": "mock-openai", "format": "openai", "status": "ok",
+                "connections": 2, "requests_ok": 5, "requests_failed": 1, "last_failure": null}],
+            "breakers": [
+                {"id": "mock-claude", "breaker": {"state": "open", "until": 1_030_000},
+                    "recent_failures": 5, "ok": 0, "failed": 5, "latency_ms": null},
+                {"id": "mock-openai", "breaker": {"state": "closed"},
+                    "recent_failures": 0, "ok": 5, "failed": 1, "latency_ms": [12, 40, 95]},
+                {"id": "mock-gemini", "breaker": {"state": "half_open", "probing": true},
+                    "recent_failures": 3, "ok": 0, "failed": 3, "latency_ms": null},
+            ],
+            "connections": [
+                {"provider": "mock-claude", "name": "default", "cooling_until": 1_004_500,
+                    "cooldown_reason": "rate_limited", "backoff_level": 2, "in_flight": 0,
+                    "ok": 0, "failed": 5, "latency_ms": null, "quota": []},
+                {"provider": "mock-openai", "name": "canary", "cooling_until": null,
+                    "cooldown_reason": null, "backoff_level": 0, "in_flight": 1, "ok": 5,
+                    "failed": 1, "latency_ms": [12, 40, 95], "quota": [
+                        {"window": "5h", "used": 120_000, "limit": 1_000_000, "resets_at": 9_000_000},
+                        {"window": "week", "used": 5, "limit": 10, "resets_at": null},
+                    ]},
+            ],
+            "model_locks": [{"provider": "mock-openai", "connection": "canary",
+                "model": "gpt-mock", "until": 1_060_000}],
+        })
+    }
+
+    fn explain_sample() -> Value {
+        json!({
+            "model": "fallback",
+            "combo": {"name": "fallback", "strategy": "priority", "description": "Tries ..."},
+            "order": [
+                {"target": "mock-claude/fail-503", "why": "1st in the combo's order"},
+                {"target": "mock-openai/gpt-mock", "why": "2nd in the combo's order"},
+            ],
+            "candidates": [
+                {"target": "mock-openai/gpt-mock", "connection": "default"},
+                {"target": "mock-openai/gpt-mock", "connection": "canary"},
+            ],
+            "skipped": [
+                {"target": "mock-claude/fail-503", "connection": "default",
+                    "reason": "connection cooling down after server_error (4s left)",
+                    "until": 1_004_500},
+                {"target": "big/model", "connection": null,
+                    "reason": "the prompt (~9000 tokens) exceeds its context window (8192)",
+                    "until": null},
+            ],
+        })
+    }
+
+    #[test]
+    fn health_shows_breakers_connections_and_lockouts() {
+        assert_eq!(
+            health(&health_sample()),
+            "\
+status: ok
+PROVIDER     FORMAT  STATUS  CONNECTIONS  OK  FAILED
+mock-openai  openai  ok      2            5   1
+
+Breakers
+PROVIDER     BREAKER             OPEN FOR  RECENT FAILURES  P50/P95/P99
+mock-claude  open                30s       5                -
+mock-openai  closed              -         0                12/40/95 ms
+mock-gemini  half-open, probing  -         3                -
+
+Connections
+CONNECTION           COOLING            IN FLIGHT  OK/FAILED  P50/P95/P99  QUOTA
+mock-claude/default  5s (rate_limited)  0          0/5        -            -
+mock-openai/canary   -                  1          5/1        12/40/95 ms  5h 120000/1000000, week 5/10
+
+Model lockouts
+CONNECTION          MODEL     LOCKED FOR
+mock-openai/canary  gpt-mock  60s
+"
+        );
+    }
+
+    #[test]
+    fn explain_lists_order_candidates_and_skips() {
+        assert_eq!(
+            explain(&explain_sample()),
+            "\
+model: fallback
+combo fallback (strategy priority)
+
+Order
+  1. mock-claude/fail-503  1st in the combo's order
+  2. mock-openai/gpt-mock  2nd in the combo's order
+
+Candidates, in try order
+  1. mock-openai/gpt-mock  via default
+  2. mock-openai/gpt-mock  via canary
+
+Skipped
+  mock-claude/fail-503 (default): connection cooling down after server_error (4s left)
+  big/model: the prompt (~9000 tokens) exceeds its context window (8192)
+"
+        );
+        let single = json!({"model": "mo/gpt-mock", "combo": null,
+            "order": [{"target": "mock-openai/gpt-mock", "why": "the only target"}],
+            "candidates": [], "skipped": []});
+        assert_eq!(
+            explain(&single),
+            "model: mo/gpt-mock\n\nOrder\n  1. mock-openai/gpt-mock  the only target\n\n\
+             Candidates, in try order\n  (none)\n\nSkipped\n  (none)\n"
+        );
+    }
+
+    #[test]
+    fn strategies_wrap_beside_their_ids() {
+        let v = json!({"data": [
+            {"id": "priority", "description": "Tries the targets in the order the combo lists \
+                them: the first one gets every request, and the next one is used only when the \
+                ones before it fail or are unavailable."},
+            {"id": "strict-random", "description": "Deals the targets like a shuffled deck."},
+        ]});
+        let out = strategies(items(&v));
+        assert_eq!(
+            out,
+            "\
+priority       Tries the targets in the order the combo lists them: the first
+               one gets every request, and the next one is used only when the
+               ones before it fail or are unavailable.
+
+strict-random  Deals the targets like a shuffled deck.
+"
+        );
+        assert!(out.lines().all(|l| l.chars().count() <= 80));
+        assert_eq!(strategies(items(&json!({"data": []}))), "(none)\n");
+    }
+
+    #[test]
+    fn combos_show_weights_and_config() {
+        let v = json!({"data": [
+            {"name": "w", "strategy": "weighted", "enabled": true, "targets": [
+                {"model": "mo/gpt-mock", "weight": 3}, {"model": "mc/claude-mock", "weight": 1},
+                "groq/*"], "config": {"sticky_limit": 2, "handoff_model": "mo/gpt-mock"}},
+            {"name": "fallback", "strategy": "priority", "enabled": false,
+                "targets": ["mc/fail-503", "mo/gpt-mock"], "config": {}},
+        ]});
+        let out = combos(items(&v));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAME      STRATEGY  ENABLED  TARGETS                                CONFIG"
+        );
+        assert_eq!(
+            lines[1],
+            "w         weighted  yes      mo/gpt-mock@3, mc/claude-mock, groq/*  \
+             sticky_limit=2 handoff_model=mo/gpt-mock"
+        );
+        assert_eq!(
+            lines[2],
+            "fallback  priority  no       mc/fail-503, mo/gpt-mock               -"
+        );
+    }
+
+    #[test]
+    fn connections_show_limits_compactly() {
+        let v = json!({"data": [
+            {"id": 1, "provider": "openai", "name": "main", "enabled": true, "priority": 0,
+                "has_api_key": true, "base_url": null, "account_id": null, "max_concurrent": 4,
+                "rpm": 60, "min_gap_ms": 250,
+                "quotas": [{"name": "5h", "hours": 5, "tokens": 2_000_000}]},
+            {"id": 2, "provider": "openai", "name": "spare", "enabled": true, "priority": 1,
+                "has_api_key": false, "max_concurrent": null, "rpm": null, "min_gap_ms": null,
+                "quotas": []},
+        ]});
+        let out = connections(items(&v));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[1].ends_with("max 4, 60 rpm, gap 250ms, quota 5h 2000000 tok/5h"), "{out}");
+        assert!(lines[2].ends_with("  -"), "{out}");
     }
 }

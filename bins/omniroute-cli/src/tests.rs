@@ -287,28 +287,94 @@ fn default_token_names_are_safe() {
     assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{n}");
 }
 
+fn combo_set(args: &[&str]) -> (Vec<Value>, Option<String>, Value) {
+    let mut full = vec!["combo", "set", "c"];
+    full.extend(args);
+    match ok(&full).command {
+        Command::Combo(ComboCmd::Set { targets, strategy, config, .. }) => {
+            (targets, strategy, config.body())
+        }
+        _ => panic!("not combo set"),
+    }
+}
+
 #[test]
-fn combo_targets_take_weights_and_settings() {
-    assert_eq!(combo_target("mo/gpt@3"), serde_json::json!({"model": "mo/gpt", "weight": 3}));
-    assert_eq!(combo_target("groq/*"), serde_json::json!("groq/*"));
-    assert_eq!(combo_target("odd@name"), serde_json::json!("odd@name"), "not a number");
-    let cli = ok(&[
-        "combo",
-        "set",
-        "c",
+fn combo_targets_take_weights_after_the_last_at() {
+    assert_eq!(combo_target("mo/gpt@3"), Ok(json!({"model": "mo/gpt", "weight": 3})));
+    assert_eq!(
+        combo_target("vertex/claude@20240620@1"),
+        Ok(json!({"model": "vertex/claude@20240620", "weight": 1}))
+    );
+    for plain in ["groq/*", "odd@name", "x@", "@3", "x@+3", "x@-1", "x@1.5"] {
+        assert_eq!(combo_target(plain), Ok(json!(plain)), "{plain}");
+    }
+    assert!(combo_target("x@0").is_err(), "a weight of 0 is never drawn");
+    assert!(combo_target("x@99999999999").is_err(), "too large for the server's u32");
+    usage_error(&["combo", "set", "c", "--target", "a/b@0"]);
+}
+
+#[test]
+fn combo_set_sends_weights_and_config() {
+    let (targets, strategy, config) = combo_set(&[
         "--target",
-        "a/b@2",
+        "mo/gpt-mock@3",
+        "--target",
+        "mc/claude-mock@1",
+        "--target",
+        "groq/*",
+        "--strategy",
+        "weighted",
         "--sticky-limit",
-        "3",
+        "2",
+    ]);
+    assert_eq!(
+        targets,
+        [
+            json!({"model": "mo/gpt-mock", "weight": 3}),
+            json!({"model": "mc/claude-mock", "weight": 1}),
+            json!("groq/*")
+        ]
+    );
+    assert_eq!(strategy.as_deref(), Some("weighted"));
+    assert_eq!(config, json!({"sticky_limit": 2}));
+    let (_, strategy, config) = combo_set(&[
+        "--target",
+        "a/b",
         "--max-retries",
         "1",
+        "--retry-delay-ms",
+        "250",
+        "--concurrency-per-model",
+        "4",
+        "--queue-timeout-ms",
+        "5000",
+        "--sticky-limit",
+        "3",
+        "--handoff-model",
+        "mo/gpt-mock",
     ]);
-    let Command::Combo(ComboCmd::Set { config, .. }) = cli.command else { panic!("not combo set") };
-    assert_eq!(config.body(), serde_json::json!({"max_retries": 1, "sticky_limit": 3}));
-    assert!(matches!(
-        ok(&["route", "explain", "fast"]).command,
-        Command::Route(RouteCmd::Explain { .. })
-    ));
+    assert_eq!(strategy, None);
+    assert_eq!(
+        config,
+        json!({"max_retries": 1, "retry_delay_ms": 250, "concurrency_per_model": 4,
+            "queue_timeout_ms": 5000, "sticky_limit": 3, "handoff_model": "mo/gpt-mock"})
+    );
+    assert_eq!(combo_set(&["--target", "a/b"]).2, json!({}));
+    usage_error(&["combo", "set", "c", "--target", "a/b", "--max-retries", "-1"]);
+    usage_error(&["combo", "set", "c", "--target", "a/b", "--sticky-limit", "x"]);
+    assert!(matches!(ok(&["combo", "strategies"]).command, Command::Combo(ComboCmd::Strategies)));
+}
+
+#[test]
+fn other_routing_commands_parse() {
+    let Command::Route(RouteCmd::Explain { model, tokens }) =
+        ok(&["route", "explain", "fast", "--tokens", "120000"]).command
+    else {
+        panic!("not route explain")
+    };
+    assert_eq!((model.as_str(), tokens), ("fast", Some(120_000)));
+    usage_error(&["route", "explain"]);
+    usage_error(&["route", "explain", "fast", "--tokens", "many"]);
     assert!(matches!(
         ok(&["mcp", "audit", "--limit", "5"]).command,
         Command::Mcp(McpCmd::Audit { limit: Some(5), .. })
@@ -317,57 +383,85 @@ fn combo_targets_take_weights_and_settings() {
 }
 
 #[test]
-fn explanations_and_health_render() {
-    let v = serde_json::json!({
-        "model": "fast",
-        "combo": {"name": "fast", "strategy": "priority"},
-        "order": [{"target": "a/b", "why": "first in the combo"}],
-        "candidates": [],
-        "skipped": [{"target": "a/b", "connection": "acct", "reason": "cooling down"}],
-    });
-    let text = output::explain(&v);
-    assert!(
-        text.contains("combo fast (strategy priority)")
-            && text.contains("1. a/b  first in the combo")
+fn quota_windows_are_name_hours_tokens() {
+    assert_eq!(quota("5h:5:2000"), Ok(json!({"name": "5h", "hours": 5, "tokens": 2000})));
+    assert_eq!(
+        quota("team:weekly:168:5000000"),
+        Ok(json!({"name": "team:weekly", "hours": 168, "tokens": 5_000_000})),
+        "the name may hold a colon"
     );
-    assert!(text.contains("  (none)") && text.contains("a/b (acct): cooling down"), "{text}");
-    let h = serde_json::json!({
-        "status": "ok", "now": 1000, "providers": [],
-        "breakers": [{"id": "p", "breaker": {"state": "open", "until": 31000}, "recent_failures": 12, "latency_ms": [1, 2, 3]}],
-        "connections": [{"provider": "p", "name": "c", "cooling_until": 6000, "cooldown_reason": "rate_limited", "in_flight": 0, "ok": 1, "failed": 2, "latency_ms": null, "quota": [{"window": "5h", "used": 10, "limit": 100}]}],
-        "model_locks": [],
-    });
-    let text = output::health(&h);
-    assert!(text.contains("Breakers") && text.contains("open") && text.contains("30s"), "{text}");
-    assert!(text.contains("5s (rate_limited)") && text.contains("5h 10/100"), "{text}");
-    assert!(text.contains("Model lockouts"), "{text}");
+    for bad in ["5h:five:2000", "5h:5:lots", "nope", "5h:5", ":5:100", "5h:0:100", "5h:-1:100"] {
+        assert!(quota(bad).is_err(), "{bad}");
+    }
+}
+
+fn connection_fields(args: &[&str]) -> Value {
+    match ok(args).command {
+        Command::Connection(
+            ConnectionCmd::Add { fields, .. } | ConnectionCmd::Update { fields, .. },
+        ) => connection_body(fields).unwrap(),
+        _ => panic!("not connection add/update"),
+    }
 }
 
 #[test]
 fn connection_limits_and_quotas() {
-    assert_eq!(
-        quota("5h:5:2000"),
-        Ok(serde_json::json!({"name": "5h", "hours": 5, "tokens": 2000}))
-    );
-    assert!(quota("5h:five:2000").is_err() && quota("nope").is_err());
-    let cli = ok(&[
-        "connection",
-        "update",
-        "3",
-        "--max-concurrent",
-        "none",
-        "--rpm",
-        "60",
-        "--quota",
-        "day:24:100",
-    ]);
-    let Command::Connection(ConnectionCmd::Update { fields, .. }) = cli.command else {
-        panic!("not update")
+    let add = ["connection", "add", "--provider", "openai", "--name", "main"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        add.iter().chain(extra).copied().collect()
     };
-    let body = connection_body(fields).unwrap();
     assert_eq!(
-        body,
-        serde_json::json!({"max_concurrent": null, "rpm": 60, "quotas": [{"name": "day", "hours": 24, "tokens": 100}]})
+        connection_fields(&with(&[
+            "--max-concurrent",
+            "4",
+            "--rpm",
+            "60",
+            "--min-gap-ms",
+            "250",
+            "--quota",
+            "5h:5:2000000",
+            "--quota",
+            "week:168:10000000",
+        ])),
+        json!({"max_concurrent": 4, "rpm": 60, "min_gap_ms": 250, "quotas": [
+            {"name": "5h", "hours": 5, "tokens": 2_000_000},
+            {"name": "week", "hours": 168, "tokens": 10_000_000},
+        ]})
+    );
+    assert_eq!(connection_fields(&with(&[])), json!({}), "limits are sent only when given");
+    assert_eq!(
+        connection_fields(&[
+            "connection",
+            "update",
+            "3",
+            "--max-concurrent",
+            "none",
+            "--rpm",
+            "NONE",
+            "--min-gap-ms",
+            "none",
+            "--clear-quotas",
+        ]),
+        json!({"max_concurrent": null, "rpm": null, "min_gap_ms": null, "quotas": []})
+    );
+    assert_eq!(
+        connection_fields(&["connection", "update", "3", "--quota", "day:24:100"]),
+        json!({"quotas": [{"name": "day", "hours": 24, "tokens": 100}]})
     );
     usage_error(&["connection", "update", "3", "--rpm", "fast"]);
+    usage_error(&["connection", "update", "3", "--max-concurrent", "-1"]);
+    usage_error(&["connection", "update", "3", "--quota", "day:0:100"]);
+    assert_eq!(
+        usage_error(&["connection", "update", "3", "--quota", "d:1:1", "--clear-quotas"]),
+        ErrorKind::ArgumentConflict
+    );
+}
+
+#[test]
+fn routing_settings_go_as_json_strings_and_numbers() {
+    for s in ["round-robin", "fill-first", "p2c", "least-used", "random"] {
+        assert_eq!(setting_value(s.into()), json!(s), "{s}");
+    }
+    assert_eq!(setting_value("5000".into()), json!(5000));
+    assert_eq!(setting_value("600".into()), json!(600));
 }

@@ -282,27 +282,59 @@ def test_offline_init_migrate_backup_rotate(tmp_path):
     run("migrate", "--data-dir", str(tmp_path / "nothing"), expect=1)
 
 
-def test_route_explain_and_health_sections(cli, cli_json):
+def test_route_explain(cli, cli_json):
+    # The e2e combo `fallback` is ["mc/fail-503", "mo/gpt-mock"], strategy priority.
     v = cli_json("route", "explain", "fallback")
+    assert v["model"] == "fallback"
+    assert v["combo"]["name"] == "fallback" and v["combo"]["strategy"] == "priority"
     assert [o["target"] for o in v["order"]] == ["mock-claude/fail-503", "mock-openai/gpt-mock"]
-    assert any(c["target"] == "mock-openai/gpt-mock" for c in v["candidates"])
-    assert "combo fallback" in cli("route", "explain", "fallback").stdout
+    assert all(o["why"] for o in v["order"])
+    assert "mock-openai/gpt-mock" in [c["target"] for c in v["candidates"]]
+    assert all({"target", "connection", "reason", "until"} <= s.keys() for s in v["skipped"])
+    text = cli("route", "explain", "fallback", "--tokens", "100").stdout
+    assert "fallback" in text and "combo fallback (strategy priority)" in text
+    assert "Candidates, in try order" in text and "mock-openai/gpt-mock" in text
     cli("route", "explain", "no-such/model", expect=5)
-    h = cli_json("health")
-    assert "breakers" in h and "connections" in h
-    text = cli("health").stdout
-    assert "Breakers" in text and "Connections" in text and "Model lockouts" in text
-    assert "p2c" in cli("combo", "strategies").stdout
 
 
 def test_weighted_combo_round_trip(cli, cli_json):
     name = f"weighted-{RUN}"
-    cli("combo", "set", name, "--target", "mo/gpt-mock@3", "--target", "mc/claude-mock@1", "--strategy", "weighted", "--sticky-limit", "2")
-    combo = next(c for c in cli_json("combo", "list")["data"] if c["name"] == name)
-    assert combo["targets"] == [{"model": "mo/gpt-mock", "weight": 3}, {"model": "mc/claude-mock", "weight": 1}]
-    assert combo["config"]["sticky_limit"] == 2 and combo["strategy"] == "weighted"
-    assert "mo/gpt-mock@3" in cli("combo", "list").stdout
-    cli("combo", "remove", name)
+    try:
+        cli(
+            "combo", "set", name,
+            "--target", "mo/gpt-mock@3", "--target", "mc/claude-mock@1",
+            "--strategy", "weighted", "--sticky-limit", "2",
+        )
+        combo = next(c for c in cli_json("combo", "list")["data"] if c["name"] == name)
+        assert combo["targets"] == [{"model": "mo/gpt-mock", "weight": 3}, {"model": "mc/claude-mock", "weight": 1}]
+        assert combo["strategy"] == "weighted"
+        assert combo["config"]["sticky_limit"] == 2
+        row = next(line for line in cli("combo", "list").stdout.splitlines() if line.startswith(name))
+        assert "mo/gpt-mock@3" in row and "sticky_limit=2" in row
+        # A weight of 0 is a usage error, caught before anything is sent.
+        cli("combo", "set", name, "--target", "mo/gpt-mock@0", expect=2)
+    finally:
+        cli("combo", "remove", name)
+    assert name not in {c["name"] for c in cli_json("combo", "list")["data"]}
+
+
+def test_health_sections(cli, cli_json, gateway, key):
+    # One request first, so the routing memory holds at least mock-openai's connection.
+    assert chat(gateway, key)[0] == 200
+    h = cli_json("health")
+    assert isinstance(h["breakers"], list) and isinstance(h["connections"], list)
+    assert "model_locks" in h and isinstance(h["now"], int)
+    assert {c["provider"] for c in h["connections"]} >= {"mock-openai"}
+    text = cli("health").stdout
+    for heading in ["Breakers", "Connections", "Model lockouts"]:
+        assert f"\n{heading}\n" in text, f"no {heading} section in:\n{text}"
+
+
+def test_combo_strategies(cli, cli_json):
+    ids = [s["id"] for s in cli_json("combo", "strategies")["data"]]
+    assert "p2c" in ids and "priority" in ids
+    text = cli("combo", "strategies").stdout
+    assert any(line.startswith("p2c ") for line in text.splitlines()), text
 
 
 def test_scopes_mcp_audit_and_a2a(cli, cli_json):
